@@ -1,0 +1,177 @@
+//! flotilla-local: every route of template.yaml on one port, over the embedded adapters
+//! (redb state, a blob directory, a durable queue, files for logs) in `--data-dir`.
+
+mod credentials;
+mod tls;
+
+use clap::{Parser, Subcommand};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use flotilla::adapters::embedded::EmbeddedPorts;
+use flotilla::api::{router, routes, Group};
+use flotilla::clock::SystemClock;
+use flotilla::domain::enroll_secrets;
+use flotilla::{App, Settings};
+
+#[derive(Parser)]
+#[command(name = "flotilla-local", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print every route as "<function> <METHOD> <path>" and exit.
+    Routes,
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// Where state, blobs, the queue and logs are kept.
+    #[arg(long, default_value = ".flotilla")]
+    data_dir: PathBuf,
+    /// Serve HTTPS with this PEM certificate (chain).
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Serve HTTPS with a self-signed localhost certificate kept in the data dir.
+    #[arg(long, conflicts_with = "tls_cert")]
+    tls_self_signed: bool,
+}
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let cli = Cli::parse();
+    if let Some(Command::Routes) = cli.command {
+        for route in routes::route_table() {
+            println!(
+                "{} {} {}",
+                route.group.function_id(),
+                route.method,
+                route.path
+            );
+        }
+        return Ok(());
+    }
+    flotilla::telemetry::init(false);
+    serve(cli.serve).await
+}
+
+async fn serve(args: ServeArgs) -> Result<(), Error> {
+    std::fs::create_dir_all(&args.data_dir)?;
+    let loaded = credentials::load(&args.data_dir)?;
+    let creds = loaded.credentials;
+    let secrets = HashMap::from([(
+        Settings::LOCAL_ADMIN_TOKEN.to_string(),
+        creds.admin_token.clone(),
+    )]);
+    let ports = EmbeddedPorts::open(&args.data_dir, Arc::new(SystemClock), secrets)?;
+    let app = App::new(
+        ports,
+        Settings {
+            admin_token_secret: Settings::LOCAL_ADMIN_TOKEN.to_string(),
+        },
+    );
+    seed_enroll_secret(&app, &creds.enroll_secret).await?;
+
+    let tls = match (&args.tls_cert, &args.tls_key, args.tls_self_signed) {
+        (Some(cert), Some(key), _) => Some((cert.clone(), key.clone())),
+        (_, _, true) => Some(tls::self_signed(&args.data_dir)?),
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    // Printed on purpose, once, to the operator's terminal (not through the log).
+    println!("Flotilla is serving on {scheme}://{}", args.addr);
+    println!("  data dir:      {}", args.data_dir.display());
+    println!("  enroll secret: {}", creds.enroll_secret);
+    println!("  admin token:   {}", creds.admin_token);
+    if loaded.generated_now {
+        println!(
+            "  (generated now and kept in {}/credentials.json)",
+            args.data_dir.display()
+        );
+    }
+    if let Some((cert, _)) = &tls {
+        println!(
+            "  certificate:   {} (osquery: --tls_server_certs)",
+            cert.display()
+        );
+    }
+
+    let router = router(app, &Group::ALL);
+    match tls {
+        Some((cert, key)) => {
+            let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+            let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key).await?;
+            let handle = axum_server::Handle::new();
+            let shutdown = handle.clone();
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                shutdown.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+            });
+            axum_server::bind_rustls(args.addr, config)
+                .handle(handle)
+                .serve(router.into_make_service())
+                .await?;
+        }
+        None => {
+            let listener = tokio::net::TcpListener::bind(args.addr).await?;
+            axum::serve(listener, router)
+                .with_graceful_shutdown(shutdown_signal())
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Makes sure the configured secret is one of the global enroll secrets.
+async fn seed_enroll_secret(app: &App, secret: &str) -> Result<(), Error> {
+    let store = app.state();
+    if enroll_secrets::find(store, secret).await?.is_some() {
+        return Ok(());
+    }
+    let mut wanted: Vec<Option<String>> = enroll_secrets::list(store, None)
+        .await?
+        .into_iter()
+        .map(|s| Some(s.secret))
+        .collect();
+    wanted.push(Some(secret.to_string()));
+    enroll_secrets::replace(store, app.clock.now(), None, wanted)
+        .await
+        .map_err(|e| format!("could not seed the enroll secret: {e}"))?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

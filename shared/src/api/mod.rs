@@ -1,0 +1,11 @@
+//! The HTTP API: one router, served by Lambda (per function group) and by flotilla-local.
+
+pub mod admin;
+pub mod body;
+pub mod fallback;
+pub mod health;
+pub mod osquery;
+pub mod request_log;
+pub mod routes;
+
+pub use routes::{router, Group};

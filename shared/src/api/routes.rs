@@ -1,0 +1,247 @@
+//! Every route, declared once with the function group (Lambda) that serves it.
+//! template.yaml must declare the same set per function: tests/tests/routes.rs checks it.
+
+use axum::routing::{on, MethodFilter, MethodRouter};
+use axum::Router;
+
+use super::{admin, fallback, health, osquery, request_log};
+use crate::app::App;
+
+/// A Lambda function of template.yaml, and the API group it serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Group {
+    Enroll,
+    Config,
+    Distributed,
+    Log,
+    Admin,
+}
+
+impl Group {
+    pub const ALL: [Group; 5] = [
+        Group::Enroll,
+        Group::Config,
+        Group::Distributed,
+        Group::Log,
+        Group::Admin,
+    ];
+
+    /// The function's logical id in template.yaml.
+    pub fn function_id(self) -> &'static str {
+        match self {
+            Group::Enroll => "EnrollFunction",
+            Group::Config => "ConfigFunction",
+            Group::Distributed => "DistributedFunction",
+            Group::Log => "LogFunction",
+            Group::Admin => "AdminFunction",
+        }
+    }
+}
+
+/// A route as template.yaml declares it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RouteSpec {
+    pub group: Group,
+    pub method: &'static str,
+    pub path: &'static str,
+}
+
+struct Route {
+    spec: RouteSpec,
+    handler: MethodRouter<App>,
+}
+
+#[derive(Default)]
+struct Routes(Vec<Route>);
+
+impl Routes {
+    fn add(
+        &mut self,
+        group: Group,
+        method: &'static str,
+        path: &'static str,
+        handler: MethodRouter<App>,
+    ) {
+        self.0.push(Route {
+            spec: RouteSpec {
+                group,
+                method,
+                path,
+            },
+            handler,
+        });
+    }
+}
+
+macro_rules! method {
+    (GET, $h:expr) => {
+        ("GET", on(MethodFilter::GET, $h))
+    };
+    (POST, $h:expr) => {
+        ("POST", on(MethodFilter::POST, $h))
+    };
+    (PATCH, $h:expr) => {
+        ("PATCH", on(MethodFilter::PATCH, $h))
+    };
+    (DELETE, $h:expr) => {
+        ("DELETE", on(MethodFilter::DELETE, $h))
+    };
+}
+
+/// An HTTP method's name and the handler for it.
+type MethodEntry = (&'static str, MethodRouter<App>);
+
+fn declared() -> Routes {
+    use Group::*;
+    // osquery paths are served twice: orbit hands osqueryd the `/api/v1/` form.
+    let table: Vec<(Group, &'static str, MethodEntry)> = vec![
+        (
+            Enroll,
+            "/api/osquery/enroll",
+            method!(POST, osquery::enroll::enroll),
+        ),
+        (
+            Enroll,
+            "/api/v1/osquery/enroll",
+            method!(POST, osquery::enroll::enroll),
+        ),
+        (
+            Config,
+            "/api/osquery/config",
+            method!(POST, osquery::config::config),
+        ),
+        (
+            Config,
+            "/api/v1/osquery/config",
+            method!(POST, osquery::config::config),
+        ),
+        (
+            Distributed,
+            "/api/osquery/distributed/read",
+            method!(POST, osquery::distributed::read),
+        ),
+        (
+            Distributed,
+            "/api/v1/osquery/distributed/read",
+            method!(POST, osquery::distributed::read),
+        ),
+        (
+            Distributed,
+            "/api/osquery/distributed/write",
+            method!(POST, osquery::distributed::write),
+        ),
+        (
+            Distributed,
+            "/api/v1/osquery/distributed/write",
+            method!(POST, osquery::distributed::write),
+        ),
+        (Log, "/api/osquery/log", method!(POST, osquery::log::log)),
+        (Log, "/api/v1/osquery/log", method!(POST, osquery::log::log)),
+        (Admin, "/", method!(GET, health::health)),
+        (
+            Admin,
+            "/api/v1/fleet/spec/enroll_secret",
+            method!(GET, admin::enroll_secrets::get_spec),
+        ),
+        (
+            Admin,
+            "/api/v1/fleet/spec/enroll_secret",
+            method!(POST, admin::enroll_secrets::apply_spec),
+        ),
+        (
+            Admin,
+            "/api/v1/fleet/teams",
+            method!(GET, admin::teams::list),
+        ),
+        (
+            Admin,
+            "/api/v1/fleet/teams",
+            method!(POST, admin::teams::create),
+        ),
+        (
+            Admin,
+            "/api/v1/fleet/teams/{id}/secrets",
+            method!(GET, admin::teams::secrets),
+        ),
+        (
+            Admin,
+            "/api/v1/fleet/teams/{id}/secrets",
+            method!(PATCH, admin::teams::replace_secrets),
+        ),
+        (
+            Admin,
+            "/api/v1/fleet/teams/{id}/agent_options",
+            method!(POST, admin::teams::agent_options),
+        ),
+        (
+            Admin,
+            "/api/v1/fleet/config",
+            method!(GET, admin::app_config::get),
+        ),
+        (
+            Admin,
+            "/api/v1/fleet/config",
+            method!(PATCH, admin::app_config::patch),
+        ),
+        (
+            Admin,
+            "/api/v1/fleet/hosts",
+            method!(GET, admin::hosts::list),
+        ),
+        (
+            Admin,
+            "/api/v1/fleet/hosts/{id}",
+            method!(GET, admin::hosts::get),
+        ),
+        (
+            Admin,
+            "/api/v1/fleet/queries",
+            method!(GET, admin::queries::list),
+        ),
+        (
+            Admin,
+            "/api/v1/fleet/queries",
+            method!(POST, admin::queries::create),
+        ),
+        (
+            Admin,
+            "/api/v1/fleet/queries/{id}",
+            method!(DELETE, admin::queries::delete),
+        ),
+        (
+            Admin,
+            "/api/v1/fleet/queries/run",
+            method!(POST, admin::campaigns::run),
+        ),
+        (
+            Admin,
+            "/api/v1/fleet/campaigns/{id}/results",
+            method!(GET, admin::campaigns::results),
+        ),
+    ];
+    let mut routes = Routes::default();
+    for (group, path, (method, handler)) in table {
+        routes.add(group, method, path, handler);
+    }
+    routes
+}
+
+/// The declared routes, for the template agreement test and `flotilla-local --routes`.
+pub fn route_table() -> Vec<RouteSpec> {
+    declared().0.into_iter().map(|route| route.spec).collect()
+}
+
+/// The router for these groups (all of them for flotilla-local, one per Lambda function).
+pub fn router(app: App, groups: &[Group]) -> Router {
+    let mut router = Router::new();
+    for route in declared().0 {
+        if groups.contains(&route.spec.group) {
+            router = router.route(route.spec.path, route.handler);
+        }
+    }
+    router
+        .fallback(fallback::not_found)
+        .method_not_allowed_fallback(fallback::method_not_allowed)
+        .layer(axum::middleware::from_fn(request_log::log_request))
+        .with_state(app)
+}

@@ -1,0 +1,108 @@
+//! The single-table layout: every key the domain reads or writes is built here, so the
+//! access patterns in docs/ARCHITECTURE.md can be checked against one file.
+
+use crate::ports::Key;
+
+/// Zero-padded so that lexical order of sort keys is numeric order.
+pub fn padded(id: u64) -> String {
+    format!("{id:012}")
+}
+
+pub fn counter(name: &str) -> Key {
+    Key::new("COUNTER", name)
+}
+
+pub fn host(id: u64) -> Key {
+    Key::new(format!("HOST#{id}"), "HOST")
+}
+
+/// Written only by vitals ingestion, so it never races the enroll-time host item.
+pub fn host_vitals(id: u64) -> Key {
+    Key::new(format!("HOST#{id}"), "VITALS")
+}
+
+/// Written at most once every few minutes per host ("last seen").
+pub fn host_seen(id: u64) -> Key {
+    Key::new(format!("HOST#{id}"), "SEEN")
+}
+
+pub fn host_partition(id: u64) -> String {
+    format!("HOST#{id}")
+}
+
+pub fn hosts_index(id: u64) -> Key {
+    Key::new("HOSTS", padded(id))
+}
+
+/// Maps a host identifier (hardware UUID, or osquery's instance id) to the host.
+pub fn host_identity(identifier: &str) -> Key {
+    Key::new(format!("IDENT#{identifier}"), "IDENT")
+}
+
+/// Maps the SHA-256 of a node key to its host; the key itself is never stored.
+pub fn node_key(hash_hex: &str) -> Key {
+    Key::new(format!("NODEKEY#{hash_hex}"), "NODEKEY")
+}
+
+pub fn enroll_secret(hash_hex: &str) -> Key {
+    Key::new(format!("ESECRET#{hash_hex}"), "ESECRET")
+}
+
+/// Index entry listing the secrets of one scope ("global" or a team id).
+pub fn enroll_secrets_index(scope: &str, hash_hex: &str) -> Key {
+    Key::new(format!("ESECRETS#{scope}"), hash_hex.to_string())
+}
+
+pub fn team(id: u64) -> Key {
+    Key::new(format!("TEAM#{id}"), "TEAM")
+}
+
+pub fn teams_index(id: u64) -> Key {
+    Key::new("TEAMS", padded(id))
+}
+
+pub fn team_name(lowercase_name: &str) -> Key {
+    Key::new(format!("TEAMNAME#{lowercase_name}"), "TEAMNAME")
+}
+
+pub fn app_config() -> Key {
+    Key::new("CONFIG", "GLOBAL")
+}
+
+pub fn scheduled_query(id: u64) -> Key {
+    Key::new("SQUERY", padded(id))
+}
+
+/// The partition every instance re-reads every few seconds: the revocation epoch and the
+/// active campaigns. One Query serves the whole fleet's empty distributed reads.
+pub const LIVE_PARTITION: &str = "LIVE";
+
+pub fn live_epoch() -> Key {
+    Key::new(LIVE_PARTITION, "EPOCH")
+}
+
+pub fn live_campaign(id: u64) -> Key {
+    Key::new(LIVE_PARTITION, format!("CAMPAIGN#{}", padded(id)))
+}
+
+pub fn campaign(id: u64) -> Key {
+    Key::new(format!("CAMPAIGN#{id}"), "META")
+}
+
+pub fn campaign_partition(id: u64) -> String {
+    format!("CAMPAIGN#{id}")
+}
+
+/// Present once the host has been handed the campaign's query.
+pub fn campaign_asked(id: u64, host_id: u64) -> Key {
+    Key::new(campaign_partition(id), format!("ASKED#{}", padded(host_id)))
+}
+
+pub const RESULT_PREFIX: &str = "RESULT#";
+
+pub fn campaign_result(id: u64, host_id: u64) -> Key {
+    Key::new(
+        campaign_partition(id),
+        format!("{RESULT_PREFIX}{}", padded(host_id)),
+    )
+}

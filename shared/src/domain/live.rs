@@ -1,0 +1,139 @@
+//! The live snapshot: what every instance must know to answer distributed reads without a
+//! store call per request. One Query of the `LIVE` partition, at most every
+//! `LIVE_REFRESH_MS`, returns the active campaigns and the revocation epoch. When the epoch
+//! moved (a node key was replaced), the instance drops its node-key cache, so a revoked key
+//! stops working within `LIVE_REFRESH_MS` everywhere.
+
+use serde::{Deserialize, Serialize};
+use std::sync::{Arc, RwLock};
+
+use super::layout;
+use crate::app::AppInner;
+use crate::ports::{Query, StoreError};
+
+/// The most a live query waits before hosts see it, and a revoked key keeps working.
+pub const LIVE_REFRESH_MS: i64 = 2_000;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Targets {
+    #[serde(default)]
+    pub hosts: Vec<u64>,
+    #[serde(default)]
+    pub teams: Vec<u64>,
+    #[serde(default)]
+    pub all: bool,
+}
+
+impl Targets {
+    pub fn is_empty(&self) -> bool {
+        !self.all && self.hosts.is_empty() && self.teams.is_empty()
+    }
+
+    pub fn includes(&self, host_id: u64, team_id: Option<u64>) -> bool {
+        self.all
+            || self.hosts.contains(&host_id)
+            || team_id.is_some_and(|team| self.teams.contains(&team))
+    }
+}
+
+/// A campaign as hosts need to see it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LiveCampaign {
+    pub id: u64,
+    pub query: String,
+    pub targets: Targets,
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    pub fetched_at_ms: Option<i64>,
+    pub epoch: i64,
+    pub campaigns: Vec<LiveCampaign>,
+}
+
+#[derive(Default)]
+pub struct LiveState {
+    snapshot: RwLock<Arc<Snapshot>>,
+    refreshing: tokio::sync::Mutex<()>,
+}
+
+impl LiveState {
+    fn cached(&self) -> Arc<Snapshot> {
+        match self.snapshot.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    fn fresh(snapshot: &Snapshot, now_ms: i64) -> bool {
+        snapshot
+            .fetched_at_ms
+            .is_some_and(|at| now_ms - at < LIVE_REFRESH_MS && now_ms >= at)
+    }
+
+    /// The current snapshot, refreshed first when older than `LIVE_REFRESH_MS`.
+    pub async fn current(&self, app: &AppInner) -> Result<Arc<Snapshot>, StoreError> {
+        let now_ms = app.clock.now().timestamp_millis();
+        let snapshot = self.cached();
+        if Self::fresh(&snapshot, now_ms) {
+            return Ok(snapshot);
+        }
+        // One refresh per instance at a time; the others wait and reuse its result.
+        let _guard = self.refreshing.lock().await;
+        let snapshot = self.cached();
+        if Self::fresh(&snapshot, now_ms) {
+            return Ok(snapshot);
+        }
+        let mut next = Snapshot {
+            fetched_at_ms: Some(now_ms),
+            ..Snapshot::default()
+        };
+        let mut start_after = None;
+        loop {
+            let page = app
+                .ports
+                .state
+                .query(&Query::partition(layout::LIVE_PARTITION).after(start_after))
+                .await?;
+            for item in &page.items {
+                if item.key == layout::live_epoch() {
+                    next.epoch = item.data.get("n").and_then(|n| n.as_i64()).unwrap_or(0);
+                } else if item.key.sk.starts_with("CAMPAIGN#") {
+                    next.campaigns.push(item.decode()?);
+                }
+            }
+            match page.next {
+                Some(key) => start_after = Some(key),
+                None => break,
+            }
+        }
+        if snapshot.fetched_at_ms.is_some() && next.epoch != snapshot.epoch {
+            app.host_auth.invalidate_all();
+        }
+        let next = Arc::new(next);
+        match self.snapshot.write() {
+            Ok(mut guard) => *guard = next.clone(),
+            Err(poisoned) => *poisoned.into_inner() = next.clone(),
+        }
+        Ok(next)
+    }
+
+    /// Makes the next `current` call re-read the store (after this instance changed it).
+    pub fn expire(&self) {
+        let stale = Arc::new(Snapshot::default());
+        match self.snapshot.write() {
+            Ok(mut guard) => *guard = stale,
+            Err(poisoned) => *poisoned.into_inner() = stale,
+        }
+    }
+}
+
+/// Tells every instance that node keys were revoked.
+pub async fn bump_epoch(app: &AppInner) -> Result<(), StoreError> {
+    app.ports
+        .state
+        .increment(&layout::live_epoch(), 1, None)
+        .await?;
+    Ok(())
+}

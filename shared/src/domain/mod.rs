@@ -1,0 +1,16 @@
+//! Domain logic over the state port. Knows nothing of HTTP or AWS.
+
+pub mod agent_options;
+pub mod app_config;
+pub mod campaigns;
+pub mod credentials;
+pub mod detail_queries;
+pub mod distributed;
+pub mod enroll_secrets;
+pub mod host_auth;
+pub mod hosts;
+pub mod layout;
+pub mod live;
+pub mod records;
+pub mod scheduled_queries;
+pub mod teams;

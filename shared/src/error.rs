@@ -1,0 +1,136 @@
+//! The one place where failures become HTTP answers.
+//!
+//! Every error body carries `error` (osquery treats any body with an `error` key as a
+//! failure and keeps its data to resend) and Fleet's `message`/`errors` shape for admin clients.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::ports::{BlobError, LogSinkError, QueueError, SecretError, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A missing, unknown or revoked osquery node key, or a failed osquery enroll:
+    /// osquery drops its key and enrolls again.
+    #[error("{0}")]
+    NodeInvalid(&'static str),
+    /// Admin authentication failed.
+    #[error("authentication required")]
+    Unauthorized,
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("request body too large (limit {limit} bytes)")]
+    PayloadTooLarge { limit: usize },
+    #[error("unsupported content encoding {0:?}")]
+    UnsupportedEncoding(String),
+    /// A dependency (store, sink, queue) failed: the agent should retry later.
+    #[error("service temporarily unavailable: {0}")]
+    Unavailable(String),
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        ApiError::BadRequest(message.into())
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        ApiError::NotFound(message.into())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::NodeInvalid(_) | ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        // Internal details go to the log, not to the client.
+        let message = match &self {
+            ApiError::Internal(detail) => {
+                tracing::error!(%detail, "internal error");
+                "internal error".to_string()
+            }
+            ApiError::Unavailable(detail) => {
+                tracing::warn!(%detail, "dependency unavailable");
+                "service temporarily unavailable, retry later".to_string()
+            }
+            other => other.to_string(),
+        };
+        let mut body = json!({
+            "error": message,
+            "message": message,
+            "errors": [{"name": "base", "reason": message}],
+        });
+        if matches!(self, ApiError::NodeInvalid(_)) {
+            body["node_invalid"] = json!(true);
+        }
+        let mut response = (status, axum::Json(body)).into_response();
+        if matches!(self, ApiError::Unavailable(_)) {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Unavailable(detail) => ApiError::Unavailable(detail),
+            // A lost race the handler did not resolve: the agent retries.
+            StoreError::ConditionFailed => ApiError::Unavailable("concurrent update".into()),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<BlobError> for ApiError {
+    fn from(err: BlobError) -> Self {
+        match err {
+            BlobError::NotFound => ApiError::not_found("object not found"),
+            BlobError::Unavailable(detail) => ApiError::Unavailable(detail),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<QueueError> for ApiError {
+    fn from(err: QueueError) -> Self {
+        ApiError::Unavailable(err.to_string())
+    }
+}
+
+impl From<SecretError> for ApiError {
+    fn from(err: SecretError) -> Self {
+        ApiError::Unavailable(err.to_string())
+    }
+}
+
+impl From<LogSinkError> for ApiError {
+    fn from(err: LogSinkError) -> Self {
+        ApiError::Unavailable(err.to_string())
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

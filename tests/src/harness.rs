@@ -1,0 +1,374 @@
+//! Flotilla on a loopback port for tests, over either adapter family:
+//! - `Embedded`: one App with every route, exactly what flotilla-local serves;
+//! - `Moto`: one App per function group (each its own "Lambda instance" with its own caches)
+//!   over the AWS adapters against moto, behind a gateway that routes like template.yaml.
+//!
+//! Both use a `ManualClock`, so tests move time instead of sleeping.
+
+use axum::extract::Request;
+use axum::response::IntoResponse;
+use axum::routing::{on, MethodFilter};
+use axum::Router;
+use chrono::Utc;
+use flate2::read::MultiGzDecoder;
+use reqwest::StatusCode;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tower::ServiceExt;
+
+use flotilla::adapters::aws::{AwsPorts, AwsResourceNames};
+use flotilla::adapters::counting::{CountingStore, StoreCalls};
+use flotilla::adapters::embedded::EmbeddedPorts;
+use flotilla::api::routes::route_table;
+use flotilla::api::{router, Group};
+use flotilla::clock::{Clock, ManualClock};
+use flotilla::domain::{credentials::random_secret, enroll_secrets};
+use flotilla::ports::LogKind;
+use flotilla::{App, Ports, Settings};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    Embedded,
+    Moto,
+}
+
+pub struct Flotilla {
+    pub family: Family,
+    pub base: String,
+    pub admin_token: String,
+    pub enroll_secret: String,
+    pub clock: Arc<ManualClock>,
+    /// Store calls per function group (all groups share one counter when embedded).
+    pub calls: HashMap<Group, Arc<StoreCalls>>,
+    /// The apps serving each group.
+    pub apps: HashMap<Group, App>,
+    pub data_dir: Option<tempfile::TempDir>,
+    pub aws: Option<(aws_config::SdkConfig, AwsResourceNames)>,
+    http: reqwest::Client,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Flotilla {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+fn method_filter(method: &str) -> MethodFilter {
+    match method {
+        "GET" => MethodFilter::GET,
+        "POST" => MethodFilter::POST,
+        "PATCH" => MethodFilter::PATCH,
+        "DELETE" => MethodFilter::DELETE,
+        "HEAD" => MethodFilter::HEAD,
+        "PUT" => MethodFilter::PUT,
+        other => panic!("method {other} not mapped in the test gateway"),
+    }
+}
+
+/// Routes each declared route to its group's router, as API Gateway routes to functions.
+fn gateway(routers: &HashMap<Group, Router>) -> Router {
+    let mut gateway = Router::new();
+    for spec in route_table() {
+        let target = routers[&spec.group].clone();
+        gateway = gateway.route(
+            spec.path,
+            on(
+                method_filter(spec.method),
+                move |request: Request| async move {
+                    // A fresh request, as the function receives it: without the gateway
+                    // router's own matched-path parameters.
+                    let (mut parts, body) = request.into_parts();
+                    parts.extensions = Default::default();
+                    match target.oneshot(Request::from_parts(parts, body)).await {
+                        Ok(response) => response,
+                        Err(never) => match never {},
+                    }
+                },
+            ),
+        );
+    }
+    // API Gateway's own answer for a route it does not have.
+    gateway.fallback(|| async {
+        (
+            StatusCode::NOT_FOUND,
+            axum::Json(serde_json::json!({"message": "Not Found"})),
+        )
+            .into_response()
+    })
+}
+
+fn counted(mut ports: Ports) -> (Ports, Arc<StoreCalls>) {
+    let (counting, calls) = CountingStore::new(ports.state.clone());
+    ports.state = Arc::new(counting);
+    (ports, calls)
+}
+
+impl Flotilla {
+    pub async fn start(family: Family) -> Flotilla {
+        let clock = Arc::new(ManualClock::new(Utc::now()));
+        let admin_token = random_secret();
+        let enroll_secret = random_secret();
+        let mut calls = HashMap::new();
+        let mut apps = HashMap::new();
+        let (router, data_dir, aws) = match family {
+            Family::Embedded => {
+                let dir = tempfile::tempdir().expect("tempdir");
+                let secrets =
+                    HashMap::from([(Settings::LOCAL_ADMIN_TOKEN.to_string(), admin_token.clone())]);
+                let ports = EmbeddedPorts::open(dir.path(), clock.clone(), secrets)
+                    .expect("embedded ports");
+                let (ports, counter) = counted(ports);
+                let settings = Settings {
+                    admin_token_secret: Settings::LOCAL_ADMIN_TOKEN.into(),
+                };
+                let app = App::with_clock(ports, settings, clock.clone());
+                for group in Group::ALL {
+                    calls.insert(group, counter.clone());
+                    apps.insert(group, app.clone());
+                }
+                (router(app, &Group::ALL), Some(dir), None)
+            }
+            Family::Moto => {
+                let (sdk, names) = crate::moto::moto_aws().await;
+                let secret_name = format!("admin-token-{}", uuid::Uuid::new_v4());
+                let created = aws_sdk_secretsmanager::Client::new(&sdk)
+                    .create_secret()
+                    .name(&secret_name)
+                    .secret_string(&admin_token)
+                    .send()
+                    .await
+                    .expect("create admin secret in moto");
+                let settings = Settings {
+                    admin_token_secret: created.arn().unwrap_or(&secret_name).to_string(),
+                };
+                let mut routers = HashMap::new();
+                for group in Group::ALL {
+                    let (ports, counter) =
+                        counted(AwsPorts::with_clock(&sdk, &names, clock.clone()));
+                    let app = App::with_clock(ports, settings.clone(), clock.clone());
+                    routers.insert(group, router(app.clone(), &[group]));
+                    calls.insert(group, counter);
+                    apps.insert(group, app);
+                }
+                (gateway(&routers), None, Some((sdk, names)))
+            }
+        };
+        let admin_app = &apps[&Group::Admin];
+        enroll_secrets::replace(
+            admin_app.state(),
+            clock.now(),
+            None,
+            vec![Some(enroll_secret.clone())],
+        )
+        .await
+        .expect("seed enroll secret");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        Flotilla {
+            family,
+            base,
+            admin_token,
+            enroll_secret,
+            clock,
+            calls,
+            apps,
+            data_dir,
+            aws,
+            http: reqwest::Client::new(),
+            server,
+        }
+    }
+
+    /// Today's date on the test clock, as the log layout writes it.
+    pub fn clock_date(&self) -> String {
+        self.clock.now().format("%Y-%m-%d").to_string()
+    }
+
+    pub fn advance_secs(&self, secs: i64) {
+        self.clock.advance(chrono::Duration::seconds(secs));
+    }
+
+    pub fn client(&self, uuid: &str) -> crate::osquery_client::OsqueryClient {
+        crate::osquery_client::OsqueryClient::new(&self.base, &self.enroll_secret, uuid)
+    }
+
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// An admin API call with the admin token.
+    pub async fn admin(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        self.admin_as(Some(&self.admin_token), method, path, body)
+            .await
+    }
+
+    pub async fn admin_as(
+        &self,
+        token: Option<&str>,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("admin request");
+        let status = response.status();
+        let bytes = response.bytes().await.expect("body");
+        let value = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+            panic!(
+                "non-JSON answer {status}: {}",
+                String::from_utf8_lossy(&bytes)
+            )
+        });
+        (status, value)
+    }
+
+    /// A raw POST, for malformed-input tests.
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> (StatusCode, Value) {
+        let mut request = self.http.post(format!("{}{path}", self.base)).body(body);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        let bytes = response.bytes().await.expect("body");
+        let value = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+            panic!(
+                "non-JSON answer {status}: {}",
+                String::from_utf8_lossy(&bytes)
+            )
+        });
+        (status, value)
+    }
+
+    pub fn store_calls(&self, group: Group) -> u64 {
+        self.calls[&group].total()
+    }
+
+    /// Every log line the sink has stored for `kind`, read back from where it ends up
+    /// (the data dir locally, the bucket behind Firehose on AWS).
+    pub async fn stored_log_lines(&self, kind: LogKind) -> Vec<Value> {
+        let mut blobs: Vec<(String, Vec<u8>)> = Vec::new();
+        match self.family {
+            Family::Embedded => {
+                let root = self
+                    .data_dir
+                    .as_ref()
+                    .expect("data dir")
+                    .path()
+                    .join("logs")
+                    .join(kind.as_str());
+                for path in files_under(&root) {
+                    let bytes = std::fs::read(&path).expect("read log file");
+                    blobs.push((path.display().to_string(), bytes));
+                }
+            }
+            Family::Moto => {
+                let (sdk, names) = self.aws.as_ref().expect("aws");
+                let s3 = flotilla::adapters::aws::s3_client(sdk, names.s3_path_style);
+                let listed = s3
+                    .list_objects_v2()
+                    .bucket(&names.bucket)
+                    .prefix(format!("logs/{}/", kind.as_str()))
+                    .send()
+                    .await
+                    .expect("list logs");
+                for object in listed.contents() {
+                    let key = object.key().unwrap_or_default().to_string();
+                    let got = s3
+                        .get_object()
+                        .bucket(&names.bucket)
+                        .key(&key)
+                        .send()
+                        .await
+                        .expect("get");
+                    let bytes = got
+                        .body
+                        .collect()
+                        .await
+                        .expect("body")
+                        .into_bytes()
+                        .to_vec();
+                    blobs.push((key, bytes));
+                }
+            }
+        }
+        let mut lines = Vec::new();
+        for (name, bytes) in blobs {
+            let text = if bytes.starts_with(&[0x1f, 0x8b]) {
+                let mut out = String::new();
+                MultiGzDecoder::new(&bytes[..])
+                    .read_to_string(&mut out)
+                    .unwrap_or_else(|e| panic!("{name} is not valid gzip: {e}"));
+                out
+            } else {
+                assert_eq!(
+                    self.family,
+                    Family::Moto,
+                    "{name}: local log files must be gzip"
+                );
+                String::from_utf8(bytes).expect("utf8")
+            };
+            assert!(
+                text.is_empty() || text.ends_with('\n'),
+                "{name}: lines end with a newline"
+            );
+            for line in text.lines().filter(|l| !l.is_empty()) {
+                lines.push(
+                    serde_json::from_str(line)
+                        .unwrap_or_else(|e| panic!("{name}: bad line {line}: {e}")),
+                );
+            }
+        }
+        lines
+    }
+
+    pub fn log_files(&self, kind: LogKind) -> Vec<PathBuf> {
+        match &self.data_dir {
+            Some(dir) => files_under(&dir.path().join("logs").join(kind.as_str())),
+            None => Vec::new(),
+        }
+    }
+}
+
+pub fn files_under(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out.sort();
+    out
+}

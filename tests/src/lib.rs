@@ -1,0 +1,3 @@
+pub mod harness;
+pub mod moto;
+pub mod osquery_client;

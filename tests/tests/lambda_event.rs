@@ -1,0 +1,107 @@
+//! The Lambda path itself: API Gateway HTTP API (payload 2.0) events, as the runtime hands
+//! them to a function, through lambda_http into one function's router over the AWS adapters.
+
+use base64::Engine;
+use flate2::{write::GzEncoder, Compression};
+use serde_json::{json, Value};
+use std::io::Write;
+use tower::ServiceExt;
+
+use flotilla::adapters::aws::AwsPorts;
+use flotilla::api::{router, Group};
+use flotilla::domain::enroll_secrets;
+use flotilla::{App, Settings};
+
+fn event(method: &str, path: &str, body: &[u8], gzip: bool) -> String {
+    let body = if gzip {
+        let mut enc = GzEncoder::new(Vec::new(), Compression::default());
+        enc.write_all(body).expect("gzip");
+        enc.finish().expect("gzip")
+    } else {
+        body.to_vec()
+    };
+    let mut headers = json!({"content-type": "application/json", "user-agent": "osquery/5.12.1"});
+    if gzip {
+        headers["content-encoding"] = json!("gzip");
+    }
+    json!({
+        "version": "2.0",
+        "routeKey": format!("{method} {path}"),
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": headers,
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "abc123", "domainName": "abc123.execute-api.us-east-1.amazonaws.com",
+            "domainPrefix": "abc123",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "192.0.2.10", "userAgent": "osquery/5.12.1"},
+            "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef", "routeKey": format!("{method} {path}"), "stage": "$default",
+            "time": "23/Nov/2026:09:00:00 +0000", "timeEpoch": 1795424400000u64
+        },
+        "body": base64::engine::general_purpose::STANDARD.encode(body),
+        "isBase64Encoded": true
+    })
+    .to_string()
+}
+
+async fn invoke(router: &axum::Router, event: String) -> (u16, Value) {
+    let request = lambda_http::request::from_str(&event).expect("a valid API Gateway v2 event");
+    let response = router.clone().oneshot(request).await.expect("infallible");
+    let status = response.status().as_u16();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    (status, serde_json::from_slice(&bytes).expect("JSON answer"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enroll_function_handles_api_gateway_events() {
+    let (sdk, names) = flotilla_tests::moto::moto_aws().await;
+    let app = App::new(
+        AwsPorts::new(&sdk, &names),
+        Settings {
+            admin_token_secret: "unused".into(),
+        },
+    );
+    enroll_secrets::replace(
+        app.state(),
+        app.clock.now(),
+        None,
+        vec![Some("lambda-secret".into())],
+    )
+    .await
+    .expect("seed");
+    let enroll = router(app, &[Group::Enroll]);
+
+    let body = json!({"enroll_secret": "lambda-secret", "host_identifier": "x",
+        "host_details": {"system_info": {"uuid": "77777777-0000-0000-0000-000000000001"}}});
+    let (status, answer) = invoke(
+        &enroll,
+        event(
+            "POST",
+            "/api/v1/osquery/enroll",
+            body.to_string().as_bytes(),
+            true,
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer["node_key"].is_string());
+
+    let bad = json!({"enroll_secret": "nope", "host_identifier": "x"});
+    let (status, answer) = invoke(
+        &enroll,
+        event(
+            "POST",
+            "/api/osquery/enroll",
+            bad.to_string().as_bytes(),
+            false,
+        ),
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert_eq!(answer["node_invalid"], true);
+
+    // The function serves its own routes only.
+    let (status, _) = invoke(&enroll, event("POST", "/api/osquery/config", b"{}", false)).await;
+    assert_eq!(status, 404);
+}
