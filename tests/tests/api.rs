@@ -611,7 +611,7 @@ async fn malformed_requests_get_json_4xx(family: Family) {
     let key = host.node_key.clone().expect("key");
     let json_ct = ("content-type", "application/json");
 
-    let cases: Vec<(&str, Vec<(&str, &str)>, Vec<u8>, StatusCode)> = vec![
+    let cases: Vec<RawCase> = vec![
         (
             "/api/osquery/enroll",
             vec![json_ct],
@@ -792,6 +792,14 @@ async fn malformed_requests_get_json_4xx(family: Family) {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+/// A path, its headers, a body and the status it must get.
+type RawCase = (
+    &'static str,
+    Vec<(&'static str, &'static str)>,
+    Vec<u8>,
+    StatusCode,
+);
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
     use std::io::Write;
