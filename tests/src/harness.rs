@@ -231,16 +231,7 @@ impl Flotilla {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let response = request.send().await.expect("admin request");
-        let status = response.status();
-        let bytes = response.bytes().await.expect("body");
-        let value = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
-            panic!(
-                "non-JSON answer {status}: {}",
-                String::from_utf8_lossy(&bytes)
-            )
-        });
-        (status, value)
+        json_answer(request).await
     }
 
     /// A raw POST, for malformed-input tests.
@@ -254,16 +245,7 @@ impl Flotilla {
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        let response = request.send().await.expect("request");
-        let status = response.status();
-        let bytes = response.bytes().await.expect("body");
-        let value = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
-            panic!(
-                "non-JSON answer {status}: {}",
-                String::from_utf8_lossy(&bytes)
-            )
-        });
-        (status, value)
+        json_answer(request).await
     }
 
     pub fn store_calls(&self, group: Group) -> u64 {
@@ -354,6 +336,20 @@ impl Flotilla {
             None => Vec::new(),
         }
     }
+}
+
+/// Sends the request; every answer must be JSON, errors included.
+async fn json_answer(request: reqwest::RequestBuilder) -> (StatusCode, Value) {
+    let response = request.send().await.expect("request reached the server");
+    let status = response.status();
+    let bytes = response.bytes().await.expect("body");
+    let value = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+        panic!(
+            "non-JSON answer {status}: {}",
+            String::from_utf8_lossy(&bytes)
+        )
+    });
+    (status, value)
 }
 
 pub fn files_under(root: &Path) -> Vec<PathBuf> {

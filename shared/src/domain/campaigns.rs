@@ -13,6 +13,7 @@ use super::layout;
 use super::live::{LiveCampaign, Targets};
 use crate::app::AppInner;
 use crate::error::ApiError;
+use crate::ports::state::query_all;
 use crate::ports::{Cond, Item, Query, StateStore, StoreError, WriteOp};
 
 /// How long hosts are handed a campaign's query after it was created.
@@ -139,31 +140,20 @@ pub async fn get(store: &dyn StateStore, id: u64) -> Result<Option<Campaign>, St
 }
 
 pub async fn results(app: &AppInner, id: u64) -> Result<Vec<CampaignResult>, ApiError> {
-    let mut out = Vec::new();
-    let mut next = None;
-    loop {
-        let page = app
-            .ports
-            .state
-            .query(
-                &Query::partition(layout::campaign_partition(id))
-                    .prefix(layout::RESULT_PREFIX)
-                    .after(next),
-            )
-            .await?;
-        for item in &page.items {
-            let mut result: CampaignResult = item.decode()?;
-            if let Some(blob) = &result.rows_blob {
-                let bytes = app.ports.blobs.get(blob).await?;
-                result.rows = serde_json::from_slice(&bytes)
-                    .map_err(|e| ApiError::Internal(format!("result blob {blob}: {e}")))?;
-            }
-            out.push(result);
+    let items = query_all(
+        app.ports.state.as_ref(),
+        Query::partition(layout::campaign_partition(id)).prefix(layout::RESULT_PREFIX),
+    )
+    .await?;
+    let mut out = Vec::with_capacity(items.len());
+    for item in &items {
+        let mut result: CampaignResult = item.decode()?;
+        if let Some(blob) = &result.rows_blob {
+            let bytes = app.ports.blobs.get(blob).await?;
+            result.rows = serde_json::from_slice(&bytes)
+                .map_err(|e| ApiError::Internal(format!("result blob {blob}: {e}")))?;
         }
-        match page.next {
-            Some(key) => next = Some(key),
-            None => break,
-        }
+        out.push(result);
     }
     Ok(out)
 }

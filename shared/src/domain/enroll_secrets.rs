@@ -9,7 +9,8 @@ use std::collections::{BTreeMap, HashSet};
 use super::credentials::{random_secret, sha256_hex};
 use super::layout;
 use crate::error::ApiError;
-use crate::ports::{Cond, Item, Query, StateStore, StoreError, WriteOp};
+use crate::ports::state::gsi1_records;
+use crate::ports::{Cond, Item, StateStore, StoreError, WriteOp};
 
 pub const MAX_SECRETS_PER_SCOPE: usize = 50;
 const MAX_SECRET_LEN: usize = 255;
@@ -46,24 +47,8 @@ pub async fn list(
     store: &dyn StateStore,
     team_id: Option<u64>,
 ) -> Result<Vec<EnrollSecret>, StoreError> {
-    let mut keys = Vec::new();
-    let mut next = None;
-    loop {
-        let page = store
-            .query(&Query::gsi1(format!("ESECRETS#{}", scope(team_id))).after(next))
-            .await?;
-        keys.extend(page.items.into_iter().map(|item| item.key));
-        match page.next {
-            Some(key) => next = Some(key),
-            None => break,
-        }
-    }
-    let mut secrets = Vec::with_capacity(keys.len());
-    for chunk in keys.chunks(100) {
-        for item in store.batch_get(chunk).await? {
-            secrets.push(item.decode::<EnrollSecret>()?);
-        }
-    }
+    let mut secrets: Vec<EnrollSecret> =
+        gsi1_records(store, &format!("ESECRETS#{}", scope(team_id))).await?;
     secrets.sort_by(|a, b| {
         a.created_at
             .cmp(&b.created_at)

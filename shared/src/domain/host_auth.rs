@@ -171,3 +171,10 @@ pub async fn touch_seen(app: &AppInner, auth: &HostAuth) {
         tracing::warn!(host_id = auth.host_id, %err, "could not record last seen");
     }
 }
+
+/// An agent request's authentication and "last seen" bookkeeping, in one call.
+pub async fn check_in(app: &AppInner, node_key: Option<&str>) -> Result<Arc<HostAuth>, ApiError> {
+    let auth = authenticate(app, node_key).await?;
+    touch_seen(app, &auth).await;
+    Ok(auth)
+}

@@ -9,6 +9,7 @@ use std::sync::{Arc, RwLock};
 
 use super::layout;
 use crate::app::AppInner;
+use crate::ports::state::query_all;
 use crate::ports::{Query, StoreError};
 
 /// The most a live query waits before hosts see it, and a revoked key keeps working.
@@ -89,23 +90,16 @@ impl LiveState {
             fetched_at_ms: Some(now_ms),
             ..Snapshot::default()
         };
-        let mut start_after = None;
-        loop {
-            let page = app
-                .ports
-                .state
-                .query(&Query::partition(layout::LIVE_PARTITION).after(start_after))
-                .await?;
-            for item in &page.items {
-                if item.key == layout::live_epoch() {
-                    next.epoch = item.data.get("n").and_then(|n| n.as_i64()).unwrap_or(0);
-                } else if item.key.sk.starts_with("CAMPAIGN#") {
-                    next.campaigns.push(item.decode()?);
-                }
-            }
-            match page.next {
-                Some(key) => start_after = Some(key),
-                None => break,
+        let items = query_all(
+            app.ports.state.as_ref(),
+            Query::partition(layout::LIVE_PARTITION),
+        )
+        .await?;
+        for item in &items {
+            if item.key == layout::live_epoch() {
+                next.epoch = item.data.get("n").and_then(|n| n.as_i64()).unwrap_or(0);
+            } else if item.key.sk.starts_with("CAMPAIGN#") {
+                next.campaigns.push(item.decode()?);
             }
         }
         if snapshot.fetched_at_ms.is_some() && next.epoch != snapshot.epoch {

@@ -7,6 +7,7 @@ use serde_json::{json, Map, Value};
 
 use super::layout;
 use crate::error::ApiError;
+use crate::ports::state::query_all;
 use crate::ports::{Cond, Item, Query, StateStore, StoreError, WriteOp};
 
 const MAX_QUERY_LEN: usize = 100_000;
@@ -53,19 +54,11 @@ pub struct NewScheduledQuery {
 }
 
 pub async fn list(store: &dyn StateStore) -> Result<Vec<ScheduledQuery>, StoreError> {
-    let mut out = Vec::new();
-    let mut next = None;
-    loop {
-        let page = store.query(&Query::partition("SQUERY").after(next)).await?;
-        for item in &page.items {
-            out.push(item.decode()?);
-        }
-        match page.next {
-            Some(key) => next = Some(key),
-            None => break,
-        }
-    }
-    Ok(out)
+    query_all(store, Query::partition("SQUERY"))
+        .await?
+        .iter()
+        .map(Item::decode)
+        .collect()
 }
 
 pub async fn create(

@@ -6,7 +6,8 @@ use serde_json::Value;
 
 use super::{agent_options, enroll_secrets, layout, records};
 use crate::error::ApiError;
-use crate::ports::{Cond, Item, Query, StateStore, StoreError, WriteOp};
+use crate::ports::state::gsi1_records;
+use crate::ports::{Cond, Item, StateStore, StoreError, WriteOp};
 
 const MAX_NAME_LEN: usize = 255;
 
@@ -80,22 +81,7 @@ pub async fn create(
 }
 
 pub async fn list(store: &dyn StateStore) -> Result<Vec<Team>, StoreError> {
-    let mut keys = Vec::new();
-    let mut next = None;
-    loop {
-        let page = store.query(&Query::gsi1("TEAMS").after(next)).await?;
-        keys.extend(page.items.into_iter().map(|item| item.key));
-        match page.next {
-            Some(key) => next = Some(key),
-            None => break,
-        }
-    }
-    let mut teams = Vec::with_capacity(keys.len());
-    for chunk in keys.chunks(100) {
-        for item in store.batch_get(chunk).await? {
-            teams.push(item.decode::<Team>()?);
-        }
-    }
+    let mut teams: Vec<Team> = gsi1_records(store, "TEAMS").await?;
     teams.sort_by_key(|t| t.id);
     Ok(teams)
 }

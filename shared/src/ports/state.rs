@@ -203,3 +203,43 @@ impl Item {
             .map_err(|e| StoreError::Corrupt(format!("{}/{}: {e}", self.key.pk, self.key.sk)))
     }
 }
+
+/// Every item the query matches, following `next` across pages.
+pub async fn query_all(store: &dyn StateStore, query: Query) -> Result<Vec<Item>, StoreError> {
+    let mut items = Vec::new();
+    let mut query = query;
+    loop {
+        let page = store.query(&query).await?;
+        items.extend(page.items);
+        match page.next {
+            Some(next) => query.start_after = Some(next),
+            None => return Ok(items),
+        }
+    }
+}
+
+/// The existing items among `keys`, in batches of the port's limit of 100.
+pub async fn batch_get_all(store: &dyn StateStore, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
+    let mut items = Vec::with_capacity(keys.len());
+    for chunk in keys.chunks(100) {
+        items.extend(store.batch_get(chunk).await?);
+    }
+    Ok(items)
+}
+
+/// The records listed under a GSI1 partition, fetched through their primary keys.
+pub async fn gsi1_records<T: serde::de::DeserializeOwned>(
+    store: &dyn StateStore,
+    gsi1_pk: &str,
+) -> Result<Vec<T>, StoreError> {
+    let keys: Vec<Key> = query_all(store, Query::gsi1(gsi1_pk))
+        .await?
+        .into_iter()
+        .map(|item| item.key)
+        .collect();
+    batch_get_all(store, &keys)
+        .await?
+        .iter()
+        .map(Item::decode)
+        .collect()
+}

@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::node_key;
 use crate::api::body::JsonBody;
 use crate::app::App;
-use crate::domain::host_auth::{authenticate, touch_seen};
+use crate::domain::host_auth::check_in;
 use crate::domain::hosts::Host;
 use crate::domain::{agent_options, scheduled_queries};
 use crate::error::ApiResult;
@@ -18,8 +18,7 @@ pub async fn config(
     headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Value>> {
-    let auth = authenticate(&app, node_key(&headers, &body)).await?;
-    touch_seen(&app, &auth).await;
+    let auth = check_in(&app, node_key(&headers, &body)).await?;
     let store = app.state();
     let now_ms = app.clock.now().timestamp_millis();
     let app_config = app.config_cache.app_config(store, now_ms).await?;

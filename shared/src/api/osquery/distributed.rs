@@ -9,7 +9,7 @@ use super::node_key;
 use crate::api::body::JsonBody;
 use crate::app::App;
 use crate::domain::distributed::{self, Answers};
-use crate::domain::host_auth::{authenticate, touch_seen};
+use crate::domain::host_auth::check_in;
 use crate::error::{ApiError, ApiResult};
 
 pub async fn read(
@@ -17,8 +17,7 @@ pub async fn read(
     headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Value>> {
-    let auth = authenticate(&app, node_key(&headers, &body)).await?;
-    touch_seen(&app, &auth).await;
+    let auth = check_in(&app, node_key(&headers, &body)).await?;
     let queries = distributed::read(&app, auth).await?;
     // `accelerate` is left out: osquery reads its absence as 0.
     Ok(Json(json!({ "queries": queries, "discovery": {} })))
@@ -37,11 +36,10 @@ pub async fn write(
     headers: HeaderMap,
     JsonBody(mut body): JsonBody,
 ) -> ApiResult<Json<Value>> {
-    let auth = authenticate(&app, node_key(&headers, &body)).await?;
+    let auth = check_in(&app, node_key(&headers, &body)).await?;
     if !body.is_object() {
         return Err(ApiError::bad_request("the body must be a JSON object"));
     }
-    touch_seen(&app, &auth).await;
     let answers = Answers {
         queries: object_field(&mut body, "queries")?,
         statuses: object_field(&mut body, "statuses")?,

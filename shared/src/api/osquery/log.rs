@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use super::node_key;
 use crate::api::body::JsonBody;
 use crate::app::App;
-use crate::domain::host_auth::{authenticate, touch_seen};
+use crate::domain::host_auth::check_in;
 use crate::error::{ApiError, ApiResult};
 use crate::ports::LogKind;
 
@@ -18,8 +18,7 @@ pub async fn log(
     headers: HeaderMap,
     JsonBody(mut body): JsonBody,
 ) -> ApiResult<Json<Value>> {
-    let auth = authenticate(&app, node_key(&headers, &body)).await?;
-    touch_seen(&app, &auth).await;
+    let auth = check_in(&app, node_key(&headers, &body)).await?;
     let kind = match body.get("log_type").and_then(Value::as_str) {
         Some("result") => LogKind::Result,
         Some("status") => LogKind::Status,
