@@ -16,7 +16,7 @@ pub enum ApiError {
     #[error("{0}")]
     NodeInvalid(&'static str),
     /// Admin authentication failed.
-    #[error("authentication required")]
+    #[error("Authentication required")]
     Unauthorized,
     #[error("{0}")]
     BadRequest(String),

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod body;
 pub mod fallback;
 pub mod health;
+pub mod orbit;
 pub mod osquery;
 pub mod request_log;
 pub mod routes;

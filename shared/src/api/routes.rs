@@ -4,7 +4,7 @@
 use axum::routing::{on, MethodFilter, MethodRouter};
 use axum::Router;
 
-use super::{admin, fallback, health, osquery, request_log};
+use super::{admin, fallback, health, orbit, osquery, request_log};
 use crate::app::App;
 
 /// A Lambda function of template.yaml, and the API group it serves.
@@ -15,15 +15,17 @@ pub enum Group {
     Distributed,
     Log,
     Admin,
+    Orbit,
 }
 
 impl Group {
-    pub const ALL: [Group; 5] = [
+    pub const ALL: [Group; 6] = [
         Group::Enroll,
         Group::Config,
         Group::Distributed,
         Group::Log,
         Group::Admin,
+        Group::Orbit,
     ];
 
     /// The function's logical id in template.yaml.
@@ -34,6 +36,7 @@ impl Group {
             Group::Distributed => "DistributedFunction",
             Group::Log => "LogFunction",
             Group::Admin => "AdminFunction",
+            Group::Orbit => "OrbitFunction",
         }
     }
 }
@@ -83,9 +86,20 @@ macro_rules! method {
     (PATCH, $h:expr) => {
         ("PATCH", on(MethodFilter::PATCH, $h))
     };
+    (HEAD, $h:expr) => {
+        ("HEAD", on(MethodFilter::HEAD, $h))
+    };
     (DELETE, $h:expr) => {
         ("DELETE", on(MethodFilter::DELETE, $h))
     };
+}
+
+/// Orbit answers carry the server's capabilities, errors included.
+fn orbit_route((method, handler): MethodEntry) -> MethodEntry {
+    (
+        method,
+        handler.layer(axum::middleware::map_response(orbit::with_capabilities)),
+    )
 }
 
 /// An HTTP method's name and the handler for it.
@@ -137,6 +151,26 @@ fn declared() -> Routes {
         ),
         (Log, "/api/osquery/log", method!(POST, osquery::log::log)),
         (Log, "/api/v1/osquery/log", method!(POST, osquery::log::log)),
+        (
+            Orbit,
+            "/api/fleet/orbit/enroll",
+            orbit_route(method!(POST, orbit::enroll)),
+        ),
+        (
+            Orbit,
+            "/api/fleet/orbit/config",
+            orbit_route(method!(POST, orbit::config)),
+        ),
+        (
+            Orbit,
+            "/api/fleet/orbit/device_token",
+            orbit_route(method!(POST, orbit::device_token)),
+        ),
+        (
+            Orbit,
+            "/api/fleet/orbit/ping",
+            orbit_route(method!(HEAD, orbit::ping)),
+        ),
         (Admin, "/", method!(GET, health::health)),
         (
             Admin,

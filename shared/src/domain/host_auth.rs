@@ -105,7 +105,7 @@ pub async fn authenticate(
         return Ok(hit);
     }
     let state = app.ports.state.as_ref();
-    let host_id = hosts::host_id_for_key(state, &key_hash)
+    let host_id = hosts::host_id_for_key(state, hosts::AgentKind::Osquery, &key_hash)
         .await?
         .ok_or(ApiError::NodeInvalid("invalid node key"))?;
     let host = hosts::load(state, host_id)

@@ -37,6 +37,9 @@ pub struct Host {
     pub team_id: Option<u64>,
     /// SHA-256 of the current osquery node key.
     pub node_key_hash: Option<String>,
+    /// SHA-256 of the current orbit node key.
+    #[serde(default)]
+    pub orbit_node_key_hash: Option<String>,
     pub enrolled_at: DateTime<Utc>,
     pub last_enrolled_at: DateTime<Utc>,
 }
@@ -147,6 +150,29 @@ impl EnrollFacts {
     }
 }
 
+/// Which agent enrolls: osquery and orbit hold separate keys for the same host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgentKind {
+    Osquery,
+    Orbit,
+}
+
+impl AgentKind {
+    pub fn key_item(self, hash_hex: &str) -> crate::ports::Key {
+        match self {
+            AgentKind::Osquery => layout::node_key(hash_hex),
+            AgentKind::Orbit => layout::orbit_node_key(hash_hex),
+        }
+    }
+
+    fn hash_slot(self, host: &mut Host) -> &mut Option<String> {
+        match self {
+            AgentKind::Osquery => &mut host.node_key_hash,
+            AgentKind::Orbit => &mut host.orbit_node_key_hash,
+        }
+    }
+}
+
 /// The outcome of an enroll: the new key (returned once, stored only hashed).
 #[derive(Debug)]
 pub struct Enrolled {
@@ -163,6 +189,7 @@ const ENROLL_ATTEMPTS: usize = 5;
 pub async fn enroll(
     store: &dyn StateStore,
     now: DateTime<Utc>,
+    kind: AgentKind,
     facts: &EnrollFacts,
     team_id: Option<u64>,
 ) -> Result<Enrolled, ApiError> {
@@ -177,9 +204,9 @@ pub async fn enroll(
                     .get("host_id")
                     .and_then(Value::as_u64)
                     .ok_or_else(|| ApiError::Internal("identity item without host_id".into()))?;
-                rekey(store, now, facts, team_id, host_id, &key_hash).await
+                rekey(store, now, kind, facts, team_id, host_id, &key_hash).await
             }
-            None => create(store, now, facts, team_id, &key_hash).await,
+            None => create(store, now, kind, facts, team_id, &key_hash).await,
         };
         match result {
             Ok((host_id, replaced_key_hash)) => {
@@ -218,6 +245,7 @@ fn apply_facts(host: &mut Host, facts: &EnrollFacts) {
 async fn create(
     store: &dyn StateStore,
     now: DateTime<Utc>,
+    kind: AgentKind,
     facts: &EnrollFacts,
     team_id: Option<u64>,
     key_hash: &str,
@@ -237,10 +265,12 @@ async fn create(
         os_version: String::new(),
         osquery_version: String::new(),
         team_id,
-        node_key_hash: Some(key_hash.to_string()),
+        node_key_hash: None,
+        orbit_node_key_hash: None,
         enrolled_at: now,
         last_enrolled_at: now,
     };
+    *kind.hash_slot(&mut host) = Some(key_hash.to_string());
     apply_facts(&mut host, facts);
     store
         .write(vec![
@@ -256,7 +286,7 @@ async fn create(
                 cond: Cond::NotExists,
             },
             WriteOp::Put {
-                item: Item::new(layout::node_key(key_hash), json!({ "host_id": id })),
+                item: Item::new(kind.key_item(key_hash), json!({ "host_id": id })),
                 cond: Cond::NotExists,
             },
         ])
@@ -267,6 +297,7 @@ async fn create(
 async fn rekey(
     store: &dyn StateStore,
     now: DateTime<Utc>,
+    kind: AgentKind,
     facts: &EnrollFacts,
     team_id: Option<u64>,
     host_id: u64,
@@ -277,7 +308,7 @@ async fn rekey(
         .await?
         .ok_or_else(|| StoreError::Corrupt(format!("identity points at missing host {host_id}")))?;
     let mut host: Host = item.decode()?;
-    let replaced = host.node_key_hash.replace(key_hash.to_string());
+    let replaced = kind.hash_slot(&mut host).replace(key_hash.to_string());
     host.team_id = team_id;
     host.last_enrolled_at = now;
     apply_facts(&mut host, facts);
@@ -288,13 +319,13 @@ async fn rekey(
             cond: Cond::Version(item.version),
         },
         WriteOp::Put {
-            item: Item::new(layout::node_key(key_hash), json!({ "host_id": host_id })),
+            item: Item::new(kind.key_item(key_hash), json!({ "host_id": host_id })),
             cond: Cond::NotExists,
         },
     ];
     if let Some(old) = &replaced {
         ops.push(WriteOp::Delete {
-            key: layout::node_key(old),
+            key: kind.key_item(old),
             cond: Cond::None,
         });
     }
@@ -302,13 +333,14 @@ async fn rekey(
     Ok((host_id, replaced))
 }
 
-/// The host a node key belongs to, if the key is current.
+/// The host a node key of this kind belongs to, if the key is current.
 pub async fn host_id_for_key(
     store: &dyn StateStore,
+    kind: AgentKind,
     key_hash: &str,
 ) -> Result<Option<u64>, StoreError> {
     Ok(store
-        .get(&layout::node_key(key_hash))
+        .get(&kind.key_item(key_hash))
         .await?
         .and_then(|item| item.data.get("host_id").and_then(Value::as_u64)))
 }

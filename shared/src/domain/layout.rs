@@ -44,6 +44,21 @@ pub fn node_key(hash_hex: &str) -> Key {
     Key::new(format!("NODEKEY#{hash_hex}"), "NODEKEY")
 }
 
+/// Maps the SHA-256 of an orbit node key to its host.
+pub fn orbit_node_key(hash_hex: &str) -> Key {
+    Key::new(format!("ORBITKEY#{hash_hex}"), "ORBITKEY")
+}
+
+/// Maps the SHA-256 of a Fleet Desktop device token to its host (expires with the token).
+pub fn device_token(hash_hex: &str) -> Key {
+    Key::new(format!("DEVTOKEN#{hash_hex}"), "DEVTOKEN")
+}
+
+/// The hash of the host's current device token, so a rotation can delete the old one.
+pub fn host_device(id: u64) -> Key {
+    Key::new(format!("HOST#{id}"), "DEVICE")
+}
+
 pub fn enroll_secret(hash_hex: &str) -> Key {
     Key::new(format!("ESECRET#{hash_hex}"), "ESECRET")
 }

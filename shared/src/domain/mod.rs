@@ -11,6 +11,7 @@ pub mod host_auth;
 pub mod hosts;
 pub mod layout;
 pub mod live;
+pub mod orbit;
 pub mod records;
 pub mod scheduled_queries;
 pub mod teams;

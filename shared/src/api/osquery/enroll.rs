@@ -45,7 +45,14 @@ pub async fn enroll(State(app): State<App>, JsonBody(body): JsonBody) -> ApiResu
     if facts.platform.is_empty() {
         facts.platform = platform_from_type(request.platform_type.as_deref().unwrap_or("")).into();
     }
-    let enrolled = hosts::enroll(store, app.clock.now(), &facts, secret.team_id).await?;
+    let enrolled = hosts::enroll(
+        store,
+        app.clock.now(),
+        hosts::AgentKind::Osquery,
+        &facts,
+        secret.team_id,
+    )
+    .await?;
     if let Some(old) = &enrolled.replaced_key_hash {
         app.host_auth.invalidate(old);
         live::bump_epoch(&app).await?;
