@@ -28,6 +28,8 @@ pub enum ApiError {
     Conflict(String),
     #[error("request body too large (limit {limit} bytes)")]
     PayloadTooLarge { limit: usize },
+    #[error("too many requests, retry in {retry_after} s")]
+    TooManyRequests { retry_after: i64 },
     #[error("unsupported content encoding {0:?}")]
     UnsupportedEncoding(String),
     /// A dependency (store, sink, queue) failed: the agent should retry later.
@@ -55,6 +57,7 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -85,10 +88,14 @@ impl IntoResponse for ApiError {
             body["node_invalid"] = json!(true);
         }
         let mut response = (status, axum::Json(body)).into_response();
-        if matches!(self, ApiError::Unavailable(_)) {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        let retry_after = match self {
+            ApiError::Unavailable(_) => Some(5),
+            ApiError::TooManyRequests { retry_after } => Some(retry_after),
+            _ => None,
+        };
+        if let Some(seconds) = retry_after.and_then(|s| HeaderValue::from_str(&s.to_string()).ok())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, seconds);
         }
         response
     }

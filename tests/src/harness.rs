@@ -5,7 +5,7 @@
 //!
 //! Both use a `ManualClock`, so tests move time instead of sleeping.
 
-use axum::extract::Request;
+use axum::extract::{ConnectInfo, Request};
 use axum::response::IntoResponse;
 use axum::routing::{on, MethodFilter};
 use axum::Router;
@@ -15,6 +15,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::io::Read;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tower::ServiceExt;
@@ -82,7 +83,11 @@ fn gateway(routers: &HashMap<Group, Router>) -> Router {
                     // A fresh request, as the function receives it: without the gateway
                     // router's own matched-path parameters.
                     let (mut parts, body) = request.into_parts();
+                    let peer = parts.extensions.remove::<ConnectInfo<SocketAddr>>();
                     parts.extensions = Default::default();
+                    if let Some(peer) = peer {
+                        parts.extensions.insert(peer);
+                    }
                     match target.oneshot(Request::from_parts(parts, body)).await {
                         Ok(response) => response,
                         Err(never) => match never {},
@@ -171,7 +176,11 @@ impl Flotilla {
             .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
+            let _ = axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await;
         });
         Flotilla {
             family,

@@ -2,6 +2,8 @@
 
 pub mod admin;
 pub mod body;
+pub mod client_ip;
+pub mod desktop;
 pub mod fallback;
 pub mod health;
 pub mod orbit;

@@ -4,7 +4,7 @@
 use axum::routing::{on, MethodFilter, MethodRouter};
 use axum::Router;
 
-use super::{admin, fallback, health, orbit, osquery, request_log};
+use super::{admin, desktop, fallback, health, orbit, osquery, request_log};
 use crate::app::App;
 
 /// A Lambda function of template.yaml, and the API group it serves.
@@ -16,16 +16,18 @@ pub enum Group {
     Log,
     Admin,
     Orbit,
+    Desktop,
 }
 
 impl Group {
-    pub const ALL: [Group; 6] = [
+    pub const ALL: [Group; 7] = [
         Group::Enroll,
         Group::Config,
         Group::Distributed,
         Group::Log,
         Group::Admin,
         Group::Orbit,
+        Group::Desktop,
     ];
 
     /// The function's logical id in template.yaml.
@@ -37,6 +39,7 @@ impl Group {
             Group::Log => "LogFunction",
             Group::Admin => "AdminFunction",
             Group::Orbit => "OrbitFunction",
+            Group::Desktop => "DesktopFunction",
         }
     }
 }
@@ -170,6 +173,41 @@ fn declared() -> Routes {
             Orbit,
             "/api/fleet/orbit/ping",
             orbit_route(method!(HEAD, orbit::ping)),
+        ),
+        (
+            Desktop,
+            "/api/v1/fleet/device/{token}/desktop",
+            method!(GET, desktop::desktop),
+        ),
+        (
+            Desktop,
+            "/api/latest/fleet/device/{token}/desktop",
+            method!(GET, desktop::desktop),
+        ),
+        (
+            Desktop,
+            "/api/v1/fleet/device/{token}",
+            method!(GET, desktop::device),
+        ),
+        (
+            Desktop,
+            "/api/latest/fleet/device/{token}",
+            method!(GET, desktop::device),
+        ),
+        (
+            Desktop,
+            "/api/v1/fleet/device/{token}/ping",
+            method!(HEAD, desktop::ping),
+        ),
+        (
+            Desktop,
+            "/api/latest/fleet/device/{token}/ping",
+            method!(HEAD, desktop::ping),
+        ),
+        (
+            Desktop,
+            "/device/{token}",
+            method!(GET, desktop::my_device_page),
         ),
         (Admin, "/", method!(GET, health::health)),
         (

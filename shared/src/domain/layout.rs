@@ -121,3 +121,8 @@ pub fn campaign_result(id: u64, host_id: u64) -> Key {
         format!("{RESULT_PREFIX}{}", padded(host_id)),
     )
 }
+
+/// A rate-limit counter for one subject (an address, a package id) and time window.
+pub fn rate_limit(name: &str, subject: &str, window_start: i64) -> Key {
+    Key::new(format!("RATE#{name}#{subject}"), window_start.to_string())
+}

@@ -12,6 +12,7 @@ pub mod hosts;
 pub mod layout;
 pub mod live;
 pub mod orbit;
+pub mod rate_limit;
 pub mod records;
 pub mod scheduled_queries;
 pub mod teams;

@@ -1,0 +1,75 @@
+//! Fixed-window rate limits kept in the state store, so they hold across Lambda instances.
+
+use super::layout;
+use crate::ports::{StateStore, StoreError};
+
+/// One counter per (limit, subject, window); it expires with its window.
+pub struct RateLimit {
+    pub name: &'static str,
+    pub max: i64,
+    pub window_secs: i64,
+}
+
+/// Fleet's limit on invalid device-token requests: 720 an hour per source address.
+pub const DEVICE_TOKEN_ERRORS: RateLimit = RateLimit {
+    name: "device-errors",
+    max: 720,
+    window_secs: 3600,
+};
+
+pub enum Verdict {
+    Allowed,
+    /// Over the limit: retry after this many seconds.
+    Limited {
+        retry_after: i64,
+    },
+}
+
+impl RateLimit {
+    fn window(&self, now: i64) -> i64 {
+        now - now.rem_euclid(self.window_secs)
+    }
+
+    /// Counts one event for `subject`.
+    pub async fn hit(
+        &self,
+        store: &dyn StateStore,
+        subject: &str,
+        now: i64,
+    ) -> Result<Verdict, StoreError> {
+        let window = self.window(now);
+        let key = layout::rate_limit(self.name, subject, window);
+        let count = store
+            .increment(&key, 1, Some(window + self.window_secs))
+            .await?;
+        Ok(if count > self.max {
+            Verdict::Limited {
+                retry_after: (window + self.window_secs - now).max(1),
+            }
+        } else {
+            Verdict::Allowed
+        })
+    }
+
+    /// Whether `subject` is already over the limit, without counting.
+    pub async fn check(
+        &self,
+        store: &dyn StateStore,
+        subject: &str,
+        now: i64,
+    ) -> Result<Verdict, StoreError> {
+        let window = self.window(now);
+        let count = store
+            .get(&layout::rate_limit(self.name, subject, window))
+            .await?
+            .and_then(|item| item.data.get("n").and_then(|n| n.as_i64()))
+            .unwrap_or(0);
+        Ok(if count >= self.max {
+            Verdict::Limited {
+                retry_after: (window + self.window_secs - now).max(1),
+            }
+        } else {
+            Verdict::Allowed
+        })
+    }
+}
