@@ -68,6 +68,47 @@ impl Bench {
         )
     }
 
+    /// Like `measure`, for a GET without a body.
+    async fn measure_get(&self, name: &str, budget: Duration, path: &'static str) {
+        let get = |router: axum::Router| async move {
+            let request = Request::get(path).body(Body::empty()).expect("request");
+            router.oneshot(request).await.expect("infallible").status()
+        };
+        for _ in 0..200 {
+            assert_eq!(
+                get(self.router.clone()).await,
+                StatusCode::OK,
+                "{name} warm-up"
+            );
+        }
+        let calls_before = self.calls.total();
+        let cpu_before = cpu_seconds();
+        let started = Instant::now();
+        let mut n = 0usize;
+        while started.elapsed() < budget {
+            for _ in 0..100 {
+                get(self.router.clone()).await;
+                n += 1;
+            }
+        }
+        self.report(
+            name,
+            n,
+            started.elapsed().as_secs_f64(),
+            cpu_seconds() - cpu_before,
+            self.calls.total() - calls_before,
+        );
+    }
+
+    fn report(&self, name: &str, n: usize, wall: f64, cpu: f64, calls: u64) {
+        println!(
+            "{name:<28} {:>10.0} req/s  {:>8.1} µs CPU/req  {:>7.4} store calls/req  ({n} requests)",
+            n as f64 / wall,
+            cpu / n as f64 * 1e6,
+            calls as f64 / n as f64,
+        );
+    }
+
     /// Runs `make(i)` requests for about `budget`, after a warm-up, and prints one line.
     async fn measure<F>(&self, name: &str, budget: Duration, mut make: F)
     where
@@ -90,14 +131,12 @@ impl Bench {
                 n += 1;
             }
         }
-        let wall = started.elapsed().as_secs_f64();
-        let cpu = cpu_seconds() - cpu_before;
-        let calls = self.calls.total() - calls_before;
-        println!(
-            "{name:<28} {:>10.0} req/s  {:>8.1} µs CPU/req  {:>7.4} store calls/req  ({n} requests)",
-            n as f64 / wall,
-            cpu / n as f64 * 1e6,
-            calls as f64 / n as f64,
+        self.report(
+            name,
+            n,
+            started.elapsed().as_secs_f64(),
+            cpu_seconds() - cpu_before,
+            self.calls.total() - calls_before,
         );
     }
 }
@@ -225,6 +264,45 @@ async fn run() {
         .measure("distributed/write", budget, move |_| {
             ("/api/osquery/distributed/write", write_body.clone(), false)
         })
+        .await;
+    // Orbit and Fleet Desktop (issue 3): the orbit config poll and the desktop summary.
+    let (_, orbit) = bench
+        .call(
+            "/api/fleet/orbit/enroll",
+            json!({"enroll_secret": SECRET, "hardware_uuid": "STEADY"})
+                .to_string()
+                .into_bytes(),
+            false,
+        )
+        .await;
+    let orbit_key = orbit["orbit_node_key"]
+        .as_str()
+        .expect("orbit key")
+        .to_string();
+    let token = "bench-device-token";
+    bench
+        .call(
+            "/api/fleet/orbit/device_token",
+            json!({"orbit_node_key": orbit_key, "device_auth_token": token})
+                .to_string()
+                .into_bytes(),
+            false,
+        )
+        .await;
+    let orbit_body = json!({"orbit_node_key": orbit_key})
+        .to_string()
+        .into_bytes();
+    bench
+        .measure("orbit config", budget, move |_| {
+            ("/api/fleet/orbit/config", orbit_body.clone(), false)
+        })
+        .await;
+    bench
+        .measure_get(
+            "desktop summary",
+            budget,
+            "/api/v1/fleet/device/bench-device-token/desktop",
+        )
         .await;
     let lines: Vec<Value> = (0..100)
         .map(|i| json!({"name": "pack/Global/procs", "hostIdentifier": "STEADY", "calendarTime": "Mon Nov 23 09:00:00 2026 UTC",
