@@ -7,7 +7,7 @@ pub mod queue;
 pub mod secrets;
 pub mod state;
 
-pub use blobs::{BlobError, BlobStore};
+pub use blobs::{BlobError, BlobStore, CompletedPart};
 pub use log_sink::{LogKind, LogSink, LogSinkError};
 pub use queue::{Queue, QueueError, ReceivedMessage};
 pub use secrets::{SecretError, SecretStore};
