@@ -162,12 +162,7 @@ async fn run() {
         EmbeddedPorts::open(dir.path(), Arc::new(SystemClock), secrets).expect("embedded ports");
     let (counting, calls) = CountingStore::new(ports.state.clone());
     ports.state = Arc::new(counting);
-    let app = App::new(
-        ports,
-        Settings {
-            admin_token_secret: Settings::LOCAL_ADMIN_TOKEN.into(),
-        },
-    );
+    let app = App::new(ports, Settings::new(Settings::LOCAL_ADMIN_TOKEN));
     enroll_secrets::replace(
         app.state(),
         app.clock.now(),
@@ -177,7 +172,7 @@ async fn run() {
     .await
     .expect("secret");
     let bench = Bench {
-        router: router(app, &Group::ALL),
+        router: router(app.clone(), &Group::ALL),
         calls,
     };
     let budget = Duration::from_secs(
@@ -319,4 +314,61 @@ async fn run() {
             ("/api/osquery/log", log_body.clone(), true)
         })
         .await;
+
+    // File carving (issue 3): block requests, then assembly by the job worker.
+    for (block_size, size) in [(8192, 16 << 20), (2_000_000, 256 << 20)] {
+        carve(&bench, &app, &node_key, block_size, size).await;
+    }
+}
+
+/// Carves `size` bytes in blocks of `block_size` and prints the block path's and the
+/// assembly's throughput. Only the server's work is timed (building each request is not).
+async fn carve(bench: &Bench, app: &App, node_key: &str, block_size: usize, size: usize) {
+    use base64::Engine;
+    let blocks = size.div_ceil(block_size);
+    let (status, begun) = bench
+        .call(
+            "/api/osquery/carve/begin",
+            json!({"node_key": node_key, "block_count": blocks, "block_size": block_size,
+                   "carve_size": size, "carve_id": "bench", "request_id": ""})
+            .to_string()
+            .into_bytes(),
+            false,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{begun}");
+    let session = begun["session_id"].as_str().expect("session");
+    let block: Vec<u8> = (0..block_size).map(|i| (i * 31 % 251) as u8).collect();
+    let (mut wall, mut cpu) = (0.0, 0.0);
+    let calls_before = bench.calls.total();
+    for block_id in 0..blocks {
+        let len = block_size.min(size - block_id * block_size);
+        let body = json!({"block_id": block_id, "session_id": session, "request_id": "",
+            "data": base64::engine::general_purpose::STANDARD.encode(&block[..len])})
+        .to_string()
+        .into_bytes();
+        let (cpu_before, started) = (cpu_seconds(), Instant::now());
+        let (status, answer) = bench.call("/api/osquery/carve/block", body, false).await;
+        wall += started.elapsed().as_secs_f64();
+        cpu += cpu_seconds() - cpu_before;
+        assert_eq!(status, StatusCode::OK, "block {block_id}: {answer}");
+    }
+    let calls = bench.calls.total() - calls_before;
+    let mb = size as f64 / 1e6;
+    println!(
+        "carve blocks of {block_size:>7} B {:>10.0} req/s  {:>8.1} µs CPU/req  {:>7.4} store calls/req  {:>6.0} MB/s  ({blocks} blocks, {} MiB)",
+        blocks as f64 / wall,
+        cpu / blocks as f64 * 1e6,
+        calls as f64 / blocks as f64,
+        mb / wall,
+        size >> 20,
+    );
+    let (cpu_before, started) = (cpu_seconds(), Instant::now());
+    let jobs = flotilla::jobs::worker::drain(app).await.expect("jobs");
+    let wall = started.elapsed().as_secs_f64();
+    println!(
+        "  assembly by the worker    {:>6.0} MB/s  {:>8.1} ms CPU/part  ({jobs} parts)",
+        mb / wall,
+        (cpu_seconds() - cpu_before) / jobs as f64 * 1e3,
+    );
 }

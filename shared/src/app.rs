@@ -24,11 +24,22 @@ pub struct Ports {
 pub struct Settings {
     /// Name of the admin bearer token in the secret store (the secret's ARN on AWS).
     pub admin_token_secret: String,
+    /// Days a carve's data is kept (the data bucket's lifecycle rule for `carves/` matches).
+    pub carve_expiry_days: u32,
 }
 
 impl Settings {
     /// The name the embedded secret store uses for the admin token.
     pub const LOCAL_ADMIN_TOKEN: &'static str = "admin-token";
+    pub const DEFAULT_CARVE_EXPIRY_DAYS: u32 = 30;
+
+    /// Settings with every default but the admin token's name.
+    pub fn new(admin_token_secret: impl Into<String>) -> Self {
+        Settings {
+            admin_token_secret: admin_token_secret.into(),
+            carve_expiry_days: Self::DEFAULT_CARVE_EXPIRY_DAYS,
+        }
+    }
 }
 
 pub struct AppInner {

@@ -22,6 +22,9 @@ pub enum ApiError {
     BadRequest(String),
     #[error("{0}")]
     NotFound(String),
+    /// It existed but has expired (an old carve).
+    #[error("{0}")]
+    Gone(String),
     #[error("method not allowed")]
     MethodNotAllowed,
     #[error("{0}")]
@@ -53,6 +56,7 @@ impl ApiError {
             ApiError::NodeInvalid(_) | ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Gone(_) => StatusCode::GONE,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -117,6 +121,7 @@ impl From<BlobError> for ApiError {
         match err {
             BlobError::NotFound => ApiError::not_found("object not found"),
             BlobError::Unavailable(detail) => ApiError::Unavailable(detail),
+            // Includes a lost multipart upload: a bug or a lifecycle rule, not the agent's fault.
             other => ApiError::Internal(other.to_string()),
         }
     }

@@ -1,4 +1,8 @@
-//! The Lambda entry point every function binary calls with its group.
+//! The Lambda entry points: every HTTP function binary calls `run` with its group; the jobs
+//! function calls `run_jobs`.
+
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use lambda_http::{service_fn, LambdaEvent};
 
 use crate::adapters::aws::{AwsPorts, AwsResourceNames};
 use crate::api::{router, Group};
@@ -8,20 +12,31 @@ use crate::app::{App, Settings};
 pub enum StartupError {
     #[error("missing environment variable {0}")]
     MissingEnv(&'static str),
+    #[error("invalid environment variable {0}: {1}")]
+    InvalidEnv(&'static str, String),
     #[error(transparent)]
     Resources(#[from] crate::adapters::aws::ConfigError),
+}
+
+fn settings_from_env() -> Result<Settings, StartupError> {
+    let admin_token_secret = std::env::var("FLOTILLA_ADMIN_TOKEN_SECRET")
+        .map_err(|_| StartupError::MissingEnv("FLOTILLA_ADMIN_TOKEN_SECRET"))?;
+    let mut settings = Settings::new(admin_token_secret);
+    if let Ok(days) = std::env::var("FLOTILLA_CARVE_EXPIRY_DAYS") {
+        settings.carve_expiry_days = days
+            .parse()
+            .ok()
+            .filter(|days| *days > 0)
+            .ok_or(StartupError::InvalidEnv("FLOTILLA_CARVE_EXPIRY_DAYS", days))?;
+    }
+    Ok(settings)
 }
 
 /// Builds the application over the AWS adapters named by the function's environment.
 pub async fn app_from_env() -> Result<App, StartupError> {
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let names = AwsResourceNames::from_env()?;
-    let admin_token_secret = std::env::var("FLOTILLA_ADMIN_TOKEN_SECRET")
-        .map_err(|_| StartupError::MissingEnv("FLOTILLA_ADMIN_TOKEN_SECRET"))?;
-    Ok(App::new(
-        AwsPorts::new(&sdk, &names),
-        Settings { admin_token_secret },
-    ))
+    Ok(App::new(AwsPorts::new(&sdk, &names), settings_from_env()?))
 }
 
 /// Serves `groups` on the Lambda runtime until it shuts the instance down.
@@ -29,4 +44,33 @@ pub async fn run(groups: &[Group]) -> Result<(), lambda_http::Error> {
     crate::telemetry::init(true);
     let app = app_from_env().await?;
     lambda_http::run(router(app, groups)).await
+}
+
+/// Runs one SQS batch of jobs. Failed messages are reported back (the function is set up
+/// with `ReportBatchItemFailures`), so SQS delivers only those again, and after the queue's
+/// maxReceiveCount moves them to the dead-letter queue.
+pub async fn handle_sqs_event(app: &App, event: SqsEvent) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    for message in event.records {
+        let id = message.message_id.unwrap_or_default();
+        let body = message.body.unwrap_or_default();
+        if let Err(err) = crate::jobs::handle(app, &body).await {
+            tracing::warn!(message_id = %id, %err, "job failed; SQS will deliver it again");
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            response.batch_item_failures.push(failure);
+        }
+    }
+    response
+}
+
+/// The jobs function: SQS invokes it with batches of queue messages.
+pub async fn run_jobs() -> Result<(), lambda_http::Error> {
+    crate::telemetry::init(true);
+    let app = app_from_env().await?;
+    let app = &app;
+    lambda_http::lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        Ok::<_, lambda_http::Error>(handle_sqs_event(app, event.payload).await)
+    }))
+    .await
 }

@@ -7,6 +7,7 @@ pub mod app;
 pub mod clock;
 pub mod domain;
 pub mod error;
+pub mod jobs;
 #[cfg(feature = "aws")]
 pub mod lambda;
 pub mod ports;

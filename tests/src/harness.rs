@@ -46,6 +46,8 @@ pub struct Flotilla {
     pub calls: HashMap<Group, Arc<StoreCalls>>,
     /// The apps serving each group.
     pub apps: HashMap<Group, App>,
+    /// The app that runs background jobs (the jobs Lambda on AWS, the worker locally).
+    pub jobs: App,
     pub data_dir: Option<tempfile::TempDir>,
     pub aws: Option<(aws_config::SdkConfig, AwsResourceNames)>,
     http: reqwest::Client,
@@ -119,7 +121,7 @@ impl Flotilla {
         let enroll_secret = random_secret();
         let mut calls = HashMap::new();
         let mut apps = HashMap::new();
-        let (router, data_dir, aws) = match family {
+        let (router, data_dir, aws, jobs) = match family {
             Family::Embedded => {
                 let dir = tempfile::tempdir().expect("tempdir");
                 let secrets =
@@ -127,15 +129,13 @@ impl Flotilla {
                 let ports = EmbeddedPorts::open(dir.path(), clock.clone(), secrets)
                     .expect("embedded ports");
                 let (ports, counter) = counted(ports);
-                let settings = Settings {
-                    admin_token_secret: Settings::LOCAL_ADMIN_TOKEN.into(),
-                };
+                let settings = Settings::new(Settings::LOCAL_ADMIN_TOKEN);
                 let app = App::with_clock(ports, settings, clock.clone());
                 for group in Group::ALL {
                     calls.insert(group, counter.clone());
                     apps.insert(group, app.clone());
                 }
-                (router(app, &Group::ALL), Some(dir), None)
+                (router(app.clone(), &Group::ALL), Some(dir), None, app)
             }
             Family::Moto => {
                 let (sdk, names) = crate::moto::moto_aws().await;
@@ -147,9 +147,7 @@ impl Flotilla {
                     .send()
                     .await
                     .expect("create admin secret in moto");
-                let settings = Settings {
-                    admin_token_secret: created.arn().unwrap_or(&secret_name).to_string(),
-                };
+                let settings = Settings::new(created.arn().unwrap_or(&secret_name));
                 let mut routers = HashMap::new();
                 for group in Group::ALL {
                     let (ports, counter) =
@@ -159,7 +157,12 @@ impl Flotilla {
                     calls.insert(group, counter);
                     apps.insert(group, app);
                 }
-                (gateway(&routers), None, Some((sdk, names)))
+                let jobs = App::with_clock(
+                    AwsPorts::with_clock(&sdk, &names, clock.clone()),
+                    settings,
+                    clock.clone(),
+                );
+                (gateway(&routers), None, Some((sdk, names)), jobs)
             }
         };
         let admin_app = &apps[&Group::Admin];
@@ -190,6 +193,7 @@ impl Flotilla {
             clock,
             calls,
             apps,
+            jobs,
             data_dir,
             aws,
             http: reqwest::Client::new(),
@@ -255,6 +259,14 @@ impl Flotilla {
             request = request.header(*name, *value);
         }
         json_answer(request).await
+    }
+
+    /// Runs queued background jobs until the queue is empty, as the jobs Lambda (or the local
+    /// worker) would; answers how many succeeded.
+    pub async fn run_jobs(&self) -> usize {
+        flotilla::jobs::worker::drain(&self.jobs)
+            .await
+            .expect("job queue")
     }
 
     pub fn store_calls(&self, group: Group) -> u64 {

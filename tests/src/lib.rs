@@ -1,3 +1,27 @@
 pub mod harness;
 pub mod moto;
 pub mod osquery_client;
+
+/// Makes a test of each scenario (an `async fn(Family)` of the calling file) for both adapter
+/// families: `embedded::<name>` and `moto::<name>`.
+#[macro_export]
+macro_rules! both {
+    ($($name:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::harness::Family::Embedded).await
+                }
+            )*
+        }
+        mod moto {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::harness::Family::Moto).await
+                }
+            )*
+        }
+    };
+}

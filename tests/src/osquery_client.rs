@@ -2,6 +2,7 @@
 //! (wire-contracts.md): enroll with host details, then config, distributed read/write and
 //! log with the node key; on a `node_invalid` answer it drops its key and enrolls again.
 
+use base64::Engine;
 use flate2::{write::GzEncoder, Compression};
 use reqwest::StatusCode;
 use serde_json::{json, Map, Value};
@@ -232,6 +233,75 @@ impl OsqueryClient {
         }
         self.write(Value::Object(rows), Value::Object(statuses), json!({}))
             .await
+    }
+
+    /// osquery's `carve/begin` for `size` bytes in blocks of `block_size`.
+    pub async fn carve_begin(
+        &mut self,
+        size: usize,
+        block_size: usize,
+        request_id: &str,
+    ) -> Answer {
+        self.call(
+            "/carve/begin",
+            json!({
+                "block_count": size.div_ceil(block_size),
+                "block_size": block_size,
+                "carve_size": size,
+                "carve_id": uuid::Uuid::new_v4().to_string(),
+                "request_id": request_id,
+            }),
+        )
+        .await
+    }
+
+    /// One `carve/block` (no node key: the session id and request id authorise it).
+    pub async fn carve_block(
+        &self,
+        session_id: &str,
+        request_id: &str,
+        block_id: i64,
+        data: &[u8],
+    ) -> Answer {
+        let body = json!({
+            "block_id": block_id,
+            "session_id": session_id,
+            "request_id": request_id,
+            "data": base64::engine::general_purpose::STANDARD.encode(data),
+        });
+        self.send("/carve/block", &body).await
+    }
+
+    /// Carves `data` as osquery's carver does: begin, then every block strictly in order,
+    /// each tried up to 3 times. Panics unless every step succeeds; answers the session id.
+    pub async fn carve(&mut self, data: &[u8], block_size: usize, request_id: &str) -> String {
+        let begun = self.carve_begin(data.len(), block_size, request_id).await;
+        assert_eq!(begun.status, StatusCode::OK, "carve/begin: {}", begun.body);
+        assert_eq!(begun.body["success"], json!(true));
+        let session_id = begun.body["session_id"]
+            .as_str()
+            .expect("session_id")
+            .to_string();
+        for (block_id, block) in data.chunks(block_size).enumerate() {
+            let mut last = None;
+            for _attempt in 0..3 {
+                let answer = self
+                    .carve_block(&session_id, request_id, block_id as i64, block)
+                    .await;
+                if answer.status == StatusCode::OK {
+                    last = None;
+                    break;
+                }
+                last = Some(answer);
+            }
+            if let Some(failed) = last {
+                panic!(
+                    "block {block_id} failed 3 times: {} {}",
+                    failed.status, failed.body
+                );
+            }
+        }
+        session_id
     }
 
     pub async fn log(&mut self, log_type: &str, data: Vec<Value>) -> Answer {

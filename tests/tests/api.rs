@@ -8,28 +8,7 @@ use flotilla_tests::osquery_client::HostIdentifier;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-macro_rules! both {
-    ($($name:ident),* $(,)?) => {
-        mod embedded {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(flotilla_tests::harness::Family::Embedded).await
-                }
-            )*
-        }
-        mod moto {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(flotilla_tests::harness::Family::Moto).await
-                }
-            )*
-        }
-    };
-}
-
-both!(
+flotilla_tests::both!(
     osquery_session_end_to_end,
     bad_credentials_get_node_invalid,
     teams_secrets_and_agent_options,

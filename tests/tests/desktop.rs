@@ -5,28 +5,7 @@ use flotilla_tests::harness::{Family, Flotilla};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-macro_rules! both {
-    ($($name:ident),* $(,)?) => {
-        mod embedded {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(flotilla_tests::harness::Family::Embedded).await
-                }
-            )*
-        }
-        mod moto {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(flotilla_tests::harness::Family::Moto).await
-                }
-            )*
-        }
-    };
-}
-
-both!(device_token_session, invalid_tokens_are_rate_limited);
+flotilla_tests::both!(device_token_session, invalid_tokens_are_rate_limited);
 
 const TOKEN: &str = "6f1a2b3c-4d5e-4f60-8a7b-9c0d1e2f3a4b";
 

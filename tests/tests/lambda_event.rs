@@ -56,12 +56,7 @@ async fn invoke(router: &axum::Router, event: String) -> (u16, Value) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn enroll_function_handles_api_gateway_events() {
     let (sdk, names) = flotilla_tests::moto::moto_aws().await;
-    let app = App::new(
-        AwsPorts::new(&sdk, &names),
-        Settings {
-            admin_token_secret: "unused".into(),
-        },
-    );
+    let app = App::new(AwsPorts::new(&sdk, &names), Settings::new("unused"));
     enroll_secrets::replace(
         app.state(),
         app.clock.now(),
@@ -104,4 +99,42 @@ async fn enroll_function_handles_api_gateway_events() {
     // The function serves its own routes only.
     let (status, _) = invoke(&enroll, event("POST", "/api/osquery/config", b"{}", false)).await;
     assert_eq!(status, 404);
+}
+
+/// The jobs function: an SQS event as Lambda hands it over; a message that fails is reported
+/// back by id (ReportBatchItemFailures), so SQS redelivers it alone and dead-letters it later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_function_reports_failed_messages_of_an_sqs_batch() {
+    let (sdk, names) = flotilla_tests::moto::moto_aws().await;
+    let app = App::new(AwsPorts::new(&sdk, &names), Settings::new("unused"));
+    let event: aws_lambda_events::sqs::SqsEvent = serde_json::from_value(json!({
+        "Records": [
+            {"messageId": "m-ok", "receiptHandle": "r1", "eventSource": "aws:sqs",
+             "body": "{\"kind\":\"carve_part\",\"carve\":404,\"part\":0}",
+             "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1795424400000",
+                 "SenderId": "AIDA", "ApproximateFirstReceiveTimestamp": "1795424400000"},
+             "messageAttributes": {}, "md5OfBody": "x",
+             "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:jobs", "awsRegion": "us-east-1"},
+            {"messageId": "m-bad", "receiptHandle": "r2", "eventSource": "aws:sqs",
+             "body": "not a job",
+             "attributes": {"ApproximateReceiveCount": "3", "SentTimestamp": "1795424400000",
+                 "SenderId": "AIDA", "ApproximateFirstReceiveTimestamp": "1795424400000"},
+             "messageAttributes": {}, "md5OfBody": "x",
+             "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:jobs", "awsRegion": "us-east-1"}
+        ]
+    }))
+    .expect("an SQS event");
+    let response = flotilla::lambda::handle_sqs_event(&app, event).await;
+    let failed: Vec<&str> = response
+        .batch_item_failures
+        .iter()
+        .map(|failure| failure.item_identifier.as_str())
+        .collect();
+    // A job for a carve that no longer exists has nothing to do: it succeeds.
+    assert_eq!(failed, ["m-bad"]);
+    let json = serde_json::to_value(&response).expect("serialise");
+    assert_eq!(
+        json,
+        json!({"batchItemFailures": [{"itemIdentifier": "m-bad"}]})
+    );
 }

@@ -5,28 +5,7 @@ use flotilla_tests::harness::{Family, Flotilla};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-macro_rules! both {
-    ($($name:ident),* $(,)?) => {
-        mod embedded {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(flotilla_tests::harness::Family::Embedded).await
-                }
-            )*
-        }
-        mod moto {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(flotilla_tests::harness::Family::Moto).await
-                }
-            )*
-        }
-    };
-}
-
-both!(orbit_session, device_tokens);
+flotilla_tests::both!(orbit_session, device_tokens);
 
 /// One orbit request: the status, the capabilities header and the JSON answer.
 async fn orbit(f: &Flotilla, path: &str, body: Value) -> (StatusCode, Option<String>, Value) {

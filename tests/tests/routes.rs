@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 use flotilla::api::routes::{route_table, Group};
 use yaml_rust2::{Yaml, YamlLoader};
 
-/// Functions of template.yaml that serve no route (queue workers, schedules...): none yet.
+/// Functions of template.yaml that serve no route (queue workers, schedules...).
 /// A function listed here must not have `HttpApi` events.
-const NON_API_FUNCTIONS: &[&str] = &[];
+const NON_API_FUNCTIONS: &[&str] = &["JobsFunction"];
 
 /// Logical id of the template's `AWS::Serverless::HttpApi`.
 const API_ID: &str = "Api";

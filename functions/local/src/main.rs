@@ -48,6 +48,10 @@ struct ServeArgs {
     /// Serve HTTPS with a self-signed localhost certificate kept in the data dir.
     #[arg(long, conflicts_with = "tls_cert")]
     tls_self_signed: bool,
+    /// Days to keep file carves.
+    #[arg(long, env = "FLOTILLA_CARVE_EXPIRY_DAYS", default_value_t = Settings::DEFAULT_CARVE_EXPIRY_DAYS,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    carve_expiry_days: u32,
 }
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -79,13 +83,12 @@ async fn serve(args: ServeArgs) -> Result<(), Error> {
         creds.admin_token.clone(),
     )]);
     let ports = EmbeddedPorts::open(&args.data_dir, Arc::new(SystemClock), secrets)?;
-    let app = App::new(
-        ports,
-        Settings {
-            admin_token_secret: Settings::LOCAL_ADMIN_TOKEN.to_string(),
-        },
-    );
+    let mut settings = Settings::new(Settings::LOCAL_ADMIN_TOKEN);
+    settings.carve_expiry_days = args.carve_expiry_days;
+    let app = App::new(ports, settings);
     seed_enroll_secret(&app, &creds.enroll_secret).await?;
+    // Background jobs (carve assembly), as the jobs Lambda runs them on AWS.
+    tokio::spawn(flotilla::jobs::worker::run(app.clone()));
 
     let tls = match (&args.tls_cert, &args.tls_key, args.tls_self_signed) {
         (Some(cert), Some(key), _) => Some((cert.clone(), key.clone())),

@@ -1,102 +1,10 @@
 //! The real flotilla-local binary: first start, restart (state and credentials survive a
 //! kill), seeded credentials, and HTTPS with the self-signed certificate.
 
+mod common;
+
+use common::{post, start, wait_ready};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-struct Server {
-    child: Child,
-    base: String,
-    enroll_secret: String,
-    admin_token: String,
-    certificate: Option<String>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-fn start(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
-    let port = free_port();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_flotilla-local"));
-    command
-        .args(["--addr", &format!("127.0.0.1:{port}"), "--data-dir"])
-        .arg(data_dir)
-        .args(extra)
-        .env_remove("FLOTILLA_ENROLL_SECRET")
-        .env_remove("FLOTILLA_ADMIN_TOKEN")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    let mut child = command.spawn().expect("spawn flotilla-local");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let (mut base, mut secret, mut token, mut cert) = (None, None, None, None);
-    while let Some(Ok(line)) = lines.next() {
-        if let Some(url) = line.strip_prefix("Flotilla is serving on ") {
-            base = Some(url.trim().to_string());
-        } else if let Some(v) = line.trim().strip_prefix("enroll secret:") {
-            secret = Some(v.trim().to_string());
-        } else if let Some(v) = line.trim().strip_prefix("admin token:") {
-            token = Some(v.trim().to_string());
-        } else if let Some(v) = line.trim().strip_prefix("certificate:") {
-            cert = v.split_whitespace().next().map(str::to_string);
-        }
-        if base.is_some()
-            && secret.is_some()
-            && token.is_some()
-            && (cert.is_some() || !extra.contains(&"--tls-self-signed"))
-        {
-            break;
-        }
-    }
-    // Keep draining stdout so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    Server {
-        child,
-        base: base.expect("serving line"),
-        enroll_secret: secret.expect("enroll secret line"),
-        admin_token: token.expect("admin token line"),
-        certificate: cert,
-    }
-}
-
-async fn wait_ready(client: &reqwest::Client, base: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok(response) = client.get(format!("{base}/")).send().await {
-            if response.status().is_success() {
-                return;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "flotilla-local did not answer on {base}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn post(client: &reqwest::Client, url: String, body: Value) -> (u16, Value) {
-    let response = client.post(url).json(&body).send().await.expect("request");
-    let status = response.status().as_u16();
-    (status, response.json().await.expect("json answer"))
-}
 
 #[tokio::test]
 async fn state_and_credentials_survive_a_restart() {

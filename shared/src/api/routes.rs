@@ -17,10 +17,11 @@ pub enum Group {
     Admin,
     Orbit,
     Desktop,
+    Carve,
 }
 
 impl Group {
-    pub const ALL: [Group; 7] = [
+    pub const ALL: [Group; 8] = [
         Group::Enroll,
         Group::Config,
         Group::Distributed,
@@ -28,6 +29,7 @@ impl Group {
         Group::Admin,
         Group::Orbit,
         Group::Desktop,
+        Group::Carve,
     ];
 
     /// The function's logical id in template.yaml.
@@ -40,6 +42,7 @@ impl Group {
             Group::Admin => "AdminFunction",
             Group::Orbit => "OrbitFunction",
             Group::Desktop => "DesktopFunction",
+            Group::Carve => "CarveFunction",
         }
     }
 }
@@ -153,6 +156,26 @@ fn declared() -> Routes {
             method!(POST, osquery::distributed::write),
         ),
         (Log, "/api/osquery/log", method!(POST, osquery::log::log)),
+        (
+            Carve,
+            "/api/osquery/carve/begin",
+            method!(POST, osquery::carve::begin),
+        ),
+        (
+            Carve,
+            "/api/v1/osquery/carve/begin",
+            method!(POST, osquery::carve::begin),
+        ),
+        (
+            Carve,
+            "/api/osquery/carve/block",
+            method!(POST, osquery::carve::block),
+        ),
+        (
+            Carve,
+            "/api/v1/osquery/carve/block",
+            method!(POST, osquery::carve::block),
+        ),
         (Log, "/api/v1/osquery/log", method!(POST, osquery::log::log)),
         (
             Orbit,
@@ -289,6 +312,26 @@ fn declared() -> Routes {
             Admin,
             "/api/v1/fleet/campaigns/{id}/results",
             method!(GET, admin::campaigns::results),
+        ),
+        (
+            Admin,
+            "/api/v1/fleet/carves",
+            method!(GET, admin::carves::list),
+        ),
+        (
+            Admin,
+            "/api/v1/fleet/carves/{id}",
+            method!(GET, admin::carves::get),
+        ),
+        (
+            Admin,
+            "/api/v1/fleet/carves/{id}/block/{block_id}",
+            method!(GET, admin::carves::block),
+        ),
+        (
+            Admin,
+            "/api/v1/fleet/carves/{id}/download",
+            method!(GET, admin::carves::download),
         ),
     ];
     let mut routes = Routes::default();

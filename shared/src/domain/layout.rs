@@ -126,3 +126,22 @@ pub fn campaign_result(id: u64, host_id: u64) -> Key {
 pub fn rate_limit(name: &str, subject: &str, window_start: i64) -> Key {
     Key::new(format!("RATE#{name}#{subject}"), window_start.to_string())
 }
+
+pub fn carve(id: u64) -> Key {
+    Key::new(carve_partition(id), "META")
+}
+
+pub fn carve_partition(id: u64) -> String {
+    format!("CARVE#{id}")
+}
+
+pub fn carves_index(id: u64) -> Key {
+    Key::new("CARVES", padded(id))
+}
+
+pub const CARVE_PART_PREFIX: &str = "PART#";
+
+/// A multipart part of the carve's file, once uploaded (its ETag, for the completion).
+pub fn carve_part(id: u64, part: u32) -> Key {
+    Key::new(carve_partition(id), format!("{CARVE_PART_PREFIX}{part:05}"))
+}

@@ -3,6 +3,8 @@
 pub mod agent_options;
 pub mod app_config;
 pub mod campaigns;
+pub mod carve_assembly;
+pub mod carves;
 pub mod credentials;
 pub mod detail_queries;
 pub mod distributed;

@@ -2,6 +2,7 @@
 
 pub mod app_config;
 pub mod campaigns;
+pub mod carves;
 pub mod enroll_secrets;
 pub mod hosts;
 pub mod queries;

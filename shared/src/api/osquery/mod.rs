@@ -1,6 +1,7 @@
 //! osquery's TLS remote API (wire-contracts.md). Every path is served at `/api/osquery/...`
 //! and `/api/v1/osquery/...`.
 
+pub mod carve;
 pub mod config;
 pub mod distributed;
 pub mod enroll;

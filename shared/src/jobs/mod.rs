@@ -1,0 +1,47 @@
+//! Background jobs: what goes through the queue (SQS on AWS, the embedded queue locally) and
+//! what handles each kind. Delivery is at least once, so every handler may run twice.
+
+pub mod worker;
+
+use serde::{Deserialize, Serialize};
+
+use crate::app::AppInner;
+use crate::domain::carve_assembly::{self, AssemblyError};
+use crate::error::ApiError;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Job {
+    /// Upload part `part` (0-based) of carve `carve` from its blocks.
+    CarvePart { carve: u64, part: u32 },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// Not a job this version knows: retrying cannot help, so the message goes to the DLQ.
+    #[error("unreadable job message: {0}")]
+    Unreadable(String),
+    #[error(transparent)]
+    Assembly(#[from] AssemblyError),
+}
+
+impl Job {
+    pub fn to_message(&self) -> Result<String, ApiError> {
+        serde_json::to_string(self).map_err(|e| ApiError::Internal(e.to_string()))
+    }
+
+    pub fn from_message(body: &str) -> Result<Job, JobError> {
+        serde_json::from_str(body).map_err(|e| JobError::Unreadable(e.to_string()))
+    }
+}
+
+/// Runs the job a queue message holds. An error leaves the message to be delivered again.
+pub async fn handle(app: &AppInner, body: &str) -> Result<(), JobError> {
+    match Job::from_message(body)? {
+        Job::CarvePart { carve, part } => {
+            let outcome = carve_assembly::assemble_part(app, carve, part).await?;
+            tracing::debug!(carve, part, ?outcome, "carve part job");
+        }
+    }
+    Ok(())
+}
