@@ -90,6 +90,9 @@ pub struct Cli {
     pub update_tls_client_certificate: Option<PathBuf>,
     #[arg(long, env = "ORBIT_UPDATE_TLS_CLIENT_KEY")]
     pub update_tls_client_key: Option<PathBuf>,
+    /// How often to fetch the orbit config (Flotilla's addition; orbit polls every 30 s).
+    #[arg(long, env = "FLOTILLA_AGENT_ORBIT_CONFIG_INTERVAL", default_value = "30s", value_parser = parse_duration)]
+    pub orbit_config_interval: Duration,
     /// Passed to osqueryd as they are (after `--`).
     #[arg(last = true)]
     pub osqueryd_args: Vec<String>,

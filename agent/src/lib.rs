@@ -2,5 +2,12 @@
 //! drive directly. Runs on endpoints in place of Fleet's orbit.
 
 pub mod cli;
+pub mod device_token;
+pub mod enrollment;
+pub mod host_facts;
+pub mod orbit_api;
+pub mod osqueryd;
 pub mod paths;
+pub mod run;
+pub mod settings;
 pub mod tls;
