@@ -2,6 +2,7 @@
 //! drive directly. Runs on endpoints in place of Fleet's orbit.
 
 pub mod cli;
+pub mod desktop;
 pub mod device_token;
 pub mod enrollment;
 pub mod host_facts;
@@ -10,4 +11,5 @@ pub mod osqueryd;
 pub mod paths;
 pub mod run;
 pub mod settings;
+pub mod supervisor;
 pub mod tls;

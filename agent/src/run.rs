@@ -5,12 +5,14 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::sync::watch;
 
+use crate::desktop;
 use crate::device_token::DeviceToken;
 use crate::enrollment::Enrollment;
 use crate::orbit_api::{OrbitApi, OrbitConfig};
-use crate::osqueryd::{self, FlagInputs, Launch};
+use crate::osqueryd::{self, FlagInputs};
 use crate::paths::{self, RootDir};
 use crate::settings::Settings;
+use crate::supervisor::{self, Launch};
 use crate::tls;
 
 #[derive(Debug, thiserror::Error)]
@@ -130,9 +132,21 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let mut applied_now = Applied::default();
     let (launch_tx, launch_rx) = watch::channel(launch(&settings, &applied_now));
-    let supervisor = tokio::spawn(osqueryd::supervise(launch_rx, shutdown_rx));
+    let osqueryd_task = tokio::spawn(supervisor::supervise(
+        "osqueryd",
+        launch_rx,
+        shutdown_rx.clone(),
+    ));
     let token_loop = settings.fleet_desktop.then(|| {
         tokio::spawn(DeviceToken::new(enrollment.clone(), root.device_identifier()).run())
+    });
+    let (desktop_tx, desktop_rx) = watch::channel(None);
+    let desktop = settings.fleet_desktop.then(|| {
+        tokio::spawn(supervisor::supervise(
+            "fleet-desktop",
+            desktop_rx,
+            shutdown_rx.clone(),
+        ))
     });
 
     let stop = stop_requested();
@@ -160,6 +174,15 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
             }
             Err(err) => tracing::warn!(%err, "orbit config failed; retrying"),
         }
+        if settings.fleet_desktop && root.device_identifier().is_file() {
+            // Re-checked every round: the app may be installed, or a user log in, later.
+            let wanted = desktop::launch(&settings, &settings.channels.desktop);
+            desktop_tx.send_if_modified(|current| {
+                let changed = *current != wanted;
+                *current = wanted;
+                changed
+            });
+        }
         tokio::select! {
             _ = tokio::time::sleep(settings.config_interval) => {}
             _ = &mut stop => break,
@@ -170,6 +193,9 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
     if let Some(token_loop) = token_loop {
         token_loop.abort();
     }
-    let _ = supervisor.await;
+    let _ = osqueryd_task.await;
+    if let Some(desktop) = desktop {
+        let _ = desktop.await;
+    }
     Ok(())
 }

@@ -346,3 +346,86 @@ async fn device_token_is_set_checked_and_rotated() {
     assert_ne!(third, second);
     assert_eq!(desktop_status(&f, &third).await, 200);
 }
+
+/// As a user (not root, so no session switch): the tray app is started once the token is
+/// set, with the environment Fleet Desktop reads.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleet_desktop_starts_with_its_environment() {
+    use std::os::unix::fs::PermissionsExt;
+    let f = Flotilla::start(Family::Embedded).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("orbit");
+    let records = dir.path().join("records");
+    install_osqueryd(&root, &records);
+    let app_dir = root
+        .join("bin/desktop")
+        .join(agent::paths::platform())
+        .join("stable/fleet-desktop");
+    std::fs::create_dir_all(&app_dir).expect("desktop dir");
+    let app = app_dir.join("fleet-desktop");
+    std::fs::write(
+        &app,
+        format!(
+            "#!/bin/sh\nenv | grep '^FLEET_DESKTOP_' | sort > {}/desktop-env.tmp && mv {0}/desktop-env.tmp {0}/desktop-env\nexec sleep 100000\n",
+            records.display()
+        ),
+    )
+    .expect("desktop app");
+    std::fs::set_permissions(&app, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let secret_file = dir.path().join("secret.txt");
+    std::fs::write(&secret_file, &f.enroll_secret).expect("secret");
+    // As root, everything belongs to `nobody`, who then runs the agent.
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        let chown = Command::new("chown")
+            .args(["-R", "65534:65534"])
+            .arg(dir.path())
+            .status()
+            .expect("chown");
+        assert!(chown.success());
+    }
+    // SAFETY: geteuid has no preconditions.
+    let as_root = unsafe { libc::geteuid() } == 0;
+    let mut command = if as_root {
+        let mut setpriv = Command::new("setpriv");
+        setpriv
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(env!("CARGO_BIN_EXE_flotilla-agent"));
+        setpriv
+    } else {
+        Command::new(env!("CARGO_BIN_EXE_flotilla-agent"))
+    };
+    let child = command
+        .arg(format!("--fleet-url={}", f.base))
+        .arg(format!("--enroll-secret-path={}", secret_file.display()))
+        .arg(format!("--root-dir={}", root.display()))
+        .args([
+            "--disable-updates",
+            "--orbit-config-interval=200ms",
+            "--fleet-desktop",
+            "--fleet-desktop-alternative-browser-host=desk.example.com",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the agent as nobody");
+    let _agent = Agent { child };
+    let env = wait_for("the desktop app's environment", || {
+        std::fs::read_to_string(records.join("desktop-env")).ok()
+    })
+    .await;
+    let token = std::fs::read_to_string(root.join("identifier")).expect("token");
+    assert_eq!(desktop_status(&f, token.trim()).await, 200);
+    assert_eq!(
+        env.lines().collect::<Vec<_>>(),
+        [
+            "FLEET_DESKTOP_ALTERNATIVE_BROWSER_HOST=desk.example.com".to_string(),
+            format!(
+                "FLEET_DESKTOP_DEVICE_IDENTIFIER_PATH={}",
+                root.join("identifier").display()
+            ),
+            format!("FLEET_DESKTOP_FLEET_URL={}", f.base),
+        ]
+    );
+}
