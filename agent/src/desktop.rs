@@ -144,11 +144,13 @@ pub fn launch(settings: &Settings, channel: &str) -> Option<Launch> {
             binary: PathBuf::from("runuser"),
             args,
             env,
+            revision: 0,
         });
     }
     Some(Launch {
         binary,
         args: Vec::new(),
         env,
+        revision: 0,
     })
 }

@@ -13,3 +13,4 @@ pub mod run;
 pub mod settings;
 pub mod supervisor;
 pub mod tls;
+pub mod updates;

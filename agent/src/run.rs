@@ -1,19 +1,22 @@
-//! The daemon: enroll, then keep osqueryd running with the right flags, poll the orbit config
-//! every 30 s, keep the Fleet Desktop token fresh, and stop everything cleanly on SIGTERM.
+//! The daemon: enroll, then keep osqueryd (and Fleet Desktop) running with the right flags,
+//! poll the orbit config every 30 s, keep the desktop token fresh, update osqueryd, the
+//! desktop app and itself from TUF, and stop everything cleanly on SIGTERM.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::sync::watch;
 
 use crate::desktop;
 use crate::device_token::DeviceToken;
 use crate::enrollment::Enrollment;
-use crate::orbit_api::{OrbitApi, OrbitConfig};
+use crate::orbit_api::{OrbitApi, OrbitConfig, UpdateChannels};
 use crate::osqueryd::{self, FlagInputs};
-use crate::paths::{self, RootDir};
+use crate::paths;
 use crate::settings::Settings;
 use crate::supervisor::{self, Launch};
 use crate::tls;
+use crate::updates::{Component, FailurePolicy, UpdateOutcome, UpdateSettings, Updater};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -21,27 +24,15 @@ pub enum RunError {
     RootDir(std::path::PathBuf, std::io::Error),
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
-}
-
-/// Where the installed osqueryd of a channel is (`bin/osqueryd/<platform>/<channel>/...`).
-pub fn osqueryd_path(root: &RootDir, channel: &str) -> std::path::PathBuf {
-    let file = if cfg!(windows) {
-        "osqueryd.exe"
-    } else {
-        "osqueryd"
-    };
-    root.bin()
-        .join("osqueryd")
-        .join(paths::platform())
-        .join(channel)
-        .join(file)
+    #[error("cannot start the updated agent {0}: {1}")]
+    Reexec(PathBuf, std::io::Error),
 }
 
 /// What the orbit config changes on this host.
 #[derive(Debug, Default, Clone, PartialEq)]
 struct Applied {
     startup_flags: BTreeMap<String, String>,
-    osqueryd_channel: Option<String>,
+    channels: Option<UpdateChannels>,
 }
 
 fn applied(config: &OrbitConfig) -> Applied {
@@ -59,37 +50,162 @@ fn applied(config: &OrbitConfig) -> Applied {
         .collect();
     Applied {
         startup_flags,
-        osqueryd_channel: config
-            .update_channels
-            .as_ref()
-            .map(|channels| channels.osqueryd.clone())
-            .filter(|channel| !channel.is_empty()),
+        channels: config.update_channels.clone(),
     }
 }
 
-fn launch(settings: &Settings, applied: &Applied) -> Option<Launch> {
-    // The server's channel once its osqueryd is installed; until then the one already here,
-    // so a channel change never stops a running osqueryd.
-    let binary = applied
-        .osqueryd_channel
-        .iter()
-        .chain(std::iter::once(&settings.channels.osqueryd))
-        .map(|channel| osqueryd_path(&settings.root, channel))
-        .find(|path| path.is_file())?;
-    let args = osqueryd::flags(&FlagInputs {
-        root: &settings.root,
-        fleet_url: &settings.fleet_url,
-        host_identifier: settings.host_identifier,
-        server_certs: settings.osquery_server_certs(),
-        client_identity: settings.fleet_tls.client_identity.clone(),
-        startup_flags: &applied.startup_flags,
-        extra_args: &settings.osqueryd_args,
+#[derive(Debug, Default)]
+struct ChildState {
+    applied: Applied,
+    /// Bumped when an update replaced the binary in place (same path, new bytes).
+    osqueryd_revision: u64,
+    desktop_revision: u64,
+}
+
+/// osqueryd's and the tray app's launches, recomputed from the settings, what the orbit config
+/// asks and the binaries' revisions. A launch that changes restarts its process.
+struct Children {
+    settings: Arc<Settings>,
+    state: std::sync::Mutex<ChildState>,
+    osqueryd: watch::Sender<Option<Launch>>,
+    desktop: watch::Sender<Option<Launch>>,
+}
+
+fn publish(sender: &watch::Sender<Option<Launch>>, wanted: Option<Launch>) {
+    sender.send_if_modified(|current| {
+        let changed = *current != wanted;
+        *current = wanted;
+        changed
     });
-    Some(Launch {
-        binary,
-        args,
-        env: vec![("ENROLL_SECRET".to_string(), settings.enroll_secret.clone())],
-    })
+}
+
+impl Children {
+    fn state(&self) -> std::sync::MutexGuard<'_, ChildState> {
+        // A poisoned lock only means a panic elsewhere; the state itself stays consistent.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The channel the server asks for, else the command line's.
+    fn channel(&self, component: Component) -> String {
+        let settings = &self.settings.channels;
+        let (asked, own) = {
+            let state = self.state();
+            let asked = state.applied.channels.as_ref().map(|c| match component {
+                Component::Orbit => c.orbit.clone(),
+                Component::Osqueryd => c.osqueryd.clone(),
+                Component::Desktop => c.desktop.clone(),
+            });
+            let own = match component {
+                Component::Orbit => settings.orbit.clone(),
+                Component::Osqueryd => settings.osqueryd.clone(),
+                Component::Desktop => settings.desktop.clone(),
+            };
+            (asked, own)
+        };
+        asked.filter(|c| !c.is_empty()).unwrap_or(own)
+    }
+
+    fn osqueryd_launch(&self) -> Option<Launch> {
+        let settings = &self.settings;
+        let (flags, revision) = {
+            let state = self.state();
+            (state.applied.startup_flags.clone(), state.osqueryd_revision)
+        };
+        // The server's channel once its osqueryd is installed; until then the one already
+        // here, so a channel change never stops a running osqueryd.
+        let binary = [
+            self.channel(Component::Osqueryd),
+            settings.channels.osqueryd.clone(),
+        ]
+        .iter()
+        .map(|channel| Component::Osqueryd.local_path(&settings.root, paths::platform(), channel))
+        .find(|path| path.is_file())?;
+        let args = osqueryd::flags(&FlagInputs {
+            root: &settings.root,
+            fleet_url: &settings.fleet_url,
+            host_identifier: settings.host_identifier,
+            server_certs: settings.osquery_server_certs(),
+            client_identity: settings.fleet_tls.client_identity.clone(),
+            startup_flags: &flags,
+            extra_args: &settings.osqueryd_args,
+        });
+        Some(Launch {
+            binary,
+            args,
+            env: vec![("ENROLL_SECRET".to_string(), settings.enroll_secret.clone())],
+            revision,
+        })
+    }
+
+    /// Recomputes both launches; only a real change restarts a process.
+    fn refresh(&self) {
+        publish(&self.osqueryd, self.osqueryd_launch());
+        let settings = &self.settings;
+        if settings.fleet_desktop && settings.root.device_identifier().is_file() {
+            let revision = self.state().desktop_revision;
+            let wanted = desktop::launch(settings, &self.channel(Component::Desktop))
+                .map(|launch| Launch { revision, ..launch });
+            publish(&self.desktop, wanted);
+        }
+    }
+
+    fn apply(&self, applied: Applied) {
+        self.state().applied = applied;
+        self.refresh();
+    }
+
+    fn replaced(&self, component: Component) {
+        {
+            let mut state = self.state();
+            match component {
+                Component::Osqueryd => state.osqueryd_revision += 1,
+                Component::Desktop => state.desktop_revision += 1,
+                Component::Orbit => {}
+            }
+        }
+        self.refresh();
+    }
+}
+
+/// Checks for updates every `interval`; asks for a re-exec when the agent itself was updated.
+async fn update_loop(
+    mut updater: Updater,
+    children: Arc<Children>,
+    reexec: watch::Sender<Option<PathBuf>>,
+) {
+    let settings = children.settings.clone();
+    loop {
+        let mut components = vec![Component::Osqueryd];
+        if settings.fleet_desktop {
+            components.push(Component::Desktop);
+        }
+        components.push(Component::Orbit);
+        for component in components {
+            let channel = children.channel(component);
+            match updater.update(component, &channel).await {
+                UpdateOutcome::Installed { path, version } => {
+                    tracing::info!(%component, %channel, ?version, "update installed");
+                    if component == Component::Orbit {
+                        let _ = reexec.send(Some(path));
+                        return;
+                    }
+                    children.replaced(component);
+                }
+                UpdateOutcome::UpToDate { .. } => {
+                    tracing::debug!(%component, %channel, "up to date")
+                }
+                UpdateOutcome::Kept { reason, .. } => {
+                    tracing::warn!(%component, %channel, %reason, "update failed; keeping the current version")
+                }
+                UpdateOutcome::CoolingDown { .. } => {
+                    tracing::debug!(%component, "update cooling down after failures")
+                }
+            }
+        }
+        tokio::time::sleep(settings.update_interval).await;
+    }
 }
 
 /// Resolves when the agent is asked to stop (SIGTERM or Ctrl-C).
@@ -109,13 +225,15 @@ async fn stop_requested() {
 }
 
 pub async fn run(settings: Settings) -> Result<(), RunError> {
+    let settings = Arc::new(settings);
     let root = settings.root.clone();
     std::fs::create_dir_all(root.path())
         .map_err(|e| RunError::RootDir(root.path().to_path_buf(), e))?;
     let http = tls::http_client(&settings.fleet_tls)?;
     let api = OrbitApi::new(http, &settings.fleet_url);
 
-    let installed = osqueryd_path(&root, &settings.channels.osqueryd);
+    let installed =
+        Component::Osqueryd.local_path(&root, paths::platform(), &settings.channels.osqueryd);
     let facts = crate::host_facts::gather(
         installed.is_file().then_some(installed.as_path()),
         &root.osquery_database(),
@@ -130,28 +248,57 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
     ));
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let mut applied_now = Applied::default();
-    let (launch_tx, launch_rx) = watch::channel(launch(&settings, &applied_now));
-    let osqueryd_task = tokio::spawn(supervisor::supervise(
-        "osqueryd",
-        launch_rx,
-        shutdown_rx.clone(),
-    ));
-    let token_loop = settings.fleet_desktop.then(|| {
-        tokio::spawn(DeviceToken::new(enrollment.clone(), root.device_identifier()).run())
-    });
+    let (osqueryd_tx, osqueryd_rx) = watch::channel(None);
     let (desktop_tx, desktop_rx) = watch::channel(None);
-    let desktop = settings.fleet_desktop.then(|| {
-        tokio::spawn(supervisor::supervise(
+    let children = Arc::new(Children {
+        settings: settings.clone(),
+        state: std::sync::Mutex::new(ChildState::default()),
+        osqueryd: osqueryd_tx,
+        desktop: desktop_tx,
+    });
+    children.refresh();
+    let mut tasks = vec![tokio::spawn(supervisor::supervise(
+        "osqueryd",
+        osqueryd_rx,
+        shutdown_rx.clone(),
+    ))];
+    let mut background = Vec::new();
+    if settings.fleet_desktop {
+        tasks.push(tokio::spawn(supervisor::supervise(
             "fleet-desktop",
             desktop_rx,
             shutdown_rx.clone(),
-        ))
-    });
+        )));
+        background.push(tokio::spawn(
+            DeviceToken::new(enrollment.clone(), root.device_identifier()).run(),
+        ));
+    }
+    let (reexec_tx, mut reexec_rx) = watch::channel(None);
+    match (&settings.update_root, settings.updates_enabled) {
+        (Some(trusted_root), true) => {
+            let updater = Updater::new(UpdateSettings {
+                root: root.clone(),
+                update_url: settings.update_url.clone(),
+                trusted_root: trusted_root.clone(),
+                tls: settings.update_tls.clone(),
+                platform: paths::platform().to_string(),
+                failure_policy: FailurePolicy::default(),
+            });
+            background.push(tokio::spawn(update_loop(
+                updater,
+                children.clone(),
+                reexec_tx,
+            )));
+        }
+        (None, _) if !settings.updates_enabled => {}
+        _ => tracing::warn!(
+            "updates are off: no trusted TUF root (--update-roots, or one built into the agent)"
+        ),
+    }
 
     let stop = stop_requested();
     tokio::pin!(stop);
-    loop {
+    let reexec = loop {
         let config = enrollment
             .call(|key| {
                 let api = api.clone();
@@ -159,43 +306,50 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
             })
             .await;
         match config {
-            Ok(config) => {
-                let next = applied(&config);
-                if next != applied_now {
-                    applied_now = next;
-                    // `send_if_modified`: only a real change of flags or binary restarts osqueryd.
-                    let wanted = launch(&settings, &applied_now);
-                    launch_tx.send_if_modified(|current| {
-                        let changed = *current != wanted;
-                        *current = wanted.clone();
-                        changed
-                    });
-                }
+            Ok(config) => children.apply(applied(&config)),
+            Err(err) => {
+                tracing::warn!(%err, "orbit config failed; retrying");
+                // The app may be installed, or a user log in, meanwhile.
+                children.refresh();
             }
-            Err(err) => tracing::warn!(%err, "orbit config failed; retrying"),
-        }
-        if settings.fleet_desktop && root.device_identifier().is_file() {
-            // Re-checked every round: the app may be installed, or a user log in, later.
-            let wanted = desktop::launch(&settings, &settings.channels.desktop);
-            desktop_tx.send_if_modified(|current| {
-                let changed = *current != wanted;
-                *current = wanted;
-                changed
-            });
         }
         tokio::select! {
             _ = tokio::time::sleep(settings.config_interval) => {}
-            _ = &mut stop => break,
+            _ = reexec_rx.changed() => break reexec_rx.borrow().clone(),
+            _ = &mut stop => break None,
         }
-    }
+    };
     tracing::info!("stopping");
     let _ = shutdown_tx.send(true);
-    if let Some(token_loop) = token_loop {
-        token_loop.abort();
+    for task in background {
+        task.abort();
     }
-    let _ = osqueryd_task.await;
-    if let Some(desktop) = desktop {
-        let _ = desktop.await;
+    for task in tasks {
+        let _ = task.await;
     }
-    Ok(())
+    match reexec {
+        Some(binary) => Err(reexec_into(&binary)),
+        None => Ok(()),
+    }
+}
+
+/// Replaces this process with the updated agent, same arguments. Answers only on failure
+/// (then the service manager restarts the old binary, which tries again later).
+fn reexec_into(binary: &std::path::Path) -> RunError {
+    tracing::info!(binary = %binary.display(), "restarting into the updated agent");
+    let mut command = std::process::Command::new(binary);
+    command.args(std::env::args_os().skip(1));
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        RunError::Reexec(binary.to_path_buf(), command.exec())
+    }
+    #[cfg(not(unix))]
+    {
+        // No exec on Windows: start the new agent and leave (the service manager's job).
+        match command.spawn() {
+            Ok(_) => std::process::exit(0),
+            Err(err) => RunError::Reexec(binary.to_path_buf(), err),
+        }
+    }
 }

@@ -21,6 +21,8 @@ pub struct Launch {
     pub args: Vec<String>,
     /// Names and values; values may be secret (`ENROLL_SECRET`): never log them.
     pub env: Vec<(String, String)>,
+    /// Bumped when an update replaced the binary at the same path, to restart it.
+    pub revision: u64,
 }
 
 fn start(launch: &Launch) -> std::io::Result<Child> {
