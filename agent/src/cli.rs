@@ -17,7 +17,8 @@ pub enum HostIdentifier {
     Instance,
 }
 
-#[derive(Debug, Clone, Parser)]
+// No Debug: it holds the enroll secret, which must never reach a log.
+#[derive(Clone, Parser)]
 #[command(
     name = "flotilla-agent",
     version,

@@ -26,7 +26,8 @@ pub enum SettingsError {
     HalfIdentity(&'static str, &'static str),
 }
 
-#[derive(Debug, Clone)]
+/// No Debug: it holds the enroll secret, which must never reach a log.
+#[derive(Clone)]
 pub struct Settings {
     pub fleet_url: String,
     /// Never logged.

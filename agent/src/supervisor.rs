@@ -14,8 +14,9 @@ const LONGEST_RESTART: Duration = Duration::from_secs(60);
 const HEALTHY_RUN: Duration = Duration::from_secs(60);
 const STOP_GRACE: Duration = Duration::from_secs(10);
 
-/// Everything a child is started with. A new value restarts it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Everything a child is started with. A new value restarts it. No Debug: `env` holds the
+/// enroll secret.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Launch {
     pub binary: PathBuf,
     pub args: Vec<String>,

@@ -68,6 +68,11 @@ while true; do sleep 0.05; done
     path
 }
 
+/// Where the agent started by `start_agent` logs.
+fn agent_log(root: &Path) -> PathBuf {
+    root.with_extension("log")
+}
+
 fn start_agent(f: &Flotilla, root: &Path, extra: &[&str]) -> Agent {
     let secret_file = root.join("secret.txt");
     std::fs::write(&secret_file, format!("{}\n", f.enroll_secret)).expect("secret");
@@ -80,7 +85,8 @@ fn start_agent(f: &Flotilla, root: &Path, extra: &[&str]) -> Agent {
         .args(extra)
         .env_remove("ORBIT_ENROLL_SECRET")
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        // A file, not a pipe: nobody reads a pipe while the agent runs, and a full one blocks it.
+        .stderr(std::fs::File::create(agent_log(root)).expect("log file"))
         .spawn()
         .expect("start flotilla-agent");
     Agent { child }
@@ -129,7 +135,7 @@ async fn agent_enrolls_supervises_osqueryd_and_follows_the_config() {
     let root = dir.path().join("orbit");
     let records = dir.path().join("records");
     install_osqueryd(&root, &records);
-    let mut agent = start_agent(&f, &root, &["--", "--logger_min_status=1"]);
+    let mut agent = start_agent(&f, &root, &["--debug", "--", "--logger_min_status=1"]);
 
     // Enrolled, with the node key readable by root only; the host is the osqueryd-reported one.
     let key = wait_for("the orbit node key", || node_key(&root)).await;
@@ -229,6 +235,12 @@ async fn agent_enrolls_supervises_osqueryd_and_follows_the_config() {
         })
         .await;
         assert!(status.success(), "{status:?}");
+        // Its whole debug log: secrets never appear in it.
+        let log = std::fs::read_to_string(agent_log(&root)).expect("agent log");
+        assert!(log.contains("enrolled"), "the log was captured: {log}");
+        for secret in [&f.enroll_secret, &key, &new_key] {
+            assert!(!log.contains(secret.as_str()), "a secret in the log");
+        }
         let last = runs_before - 1;
         assert!(
             records.join(format!("stopped-{last}")).exists(),

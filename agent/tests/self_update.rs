@@ -127,3 +127,61 @@ async fn osqueryd_is_installed_updated_and_restarted_from_tuf() {
         "the old osqueryd was stopped"
     );
 }
+
+/// The agent updates itself: the new orbit target is verified, installed, and the agent
+/// re-executes into it with the same arguments (here a stand-in that records them).
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_replaces_itself_and_restarts_with_the_same_arguments() {
+    let f = Flotilla::start(Family::Embedded).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("orbit");
+    let recorded = dir.path().join("new-agent-args");
+    let new_agent = format!(
+        "#!/bin/sh\nif [ \"$1\" = \"--version\" ]; then echo 'orbit 1.50.0'; exit 0; fi\necho $$ > {0}.pid\nprintf '%s\\0' \"$@\" > {0}.tmp && mv {0}.tmp {0}\nexec sleep 100000\n",
+        recorded.display()
+    );
+    let repo = TufRepo::new().await;
+    let target = Published {
+        name: "orbit/linux/stable/orbit",
+        bytes: new_agent.as_bytes(),
+        version: Some("1.50.0"),
+    };
+    repo.publish(1, &[target], in_days(7)).await;
+    let tuf = FileServer::http(&repo.dir);
+    let secret = dir.path().join("secret.txt");
+    std::fs::write(&secret, &f.enroll_secret).expect("secret");
+    let args = vec![
+        format!("--fleet-url={}", f.base),
+        format!("--enroll-secret-path={}", secret.display()),
+        format!("--root-dir={}", root.display()),
+        format!("--update-url={}", tuf.url),
+        format!(
+            "--update-roots={}",
+            String::from_utf8(repo.root_json.clone()).expect("utf-8 root")
+        ),
+        "--update-interval=1s".to_string(),
+    ];
+    let child = Command::new(env!("CARGO_BIN_EXE_flotilla-agent"))
+        .args(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start flotilla-agent");
+    let pid = child.id();
+    let _agent = Agent(child);
+    wait_until("the new agent to run", || recorded.is_file()).await;
+    let seen: Vec<String> = std::fs::read_to_string(&recorded)
+        .expect("args")
+        .split_terminator('\0')
+        .map(str::to_string)
+        .collect();
+    assert_eq!(seen, args, "same arguments");
+    // The same process (exec, not a child), now running the installed target.
+    let new_pid = std::fs::read_to_string(recorded.with_extension("pid")).expect("pid");
+    assert_eq!(new_pid.trim(), pid.to_string());
+    assert_eq!(
+        std::fs::read(root.join("bin/orbit/linux/stable/orbit")).expect("installed"),
+        new_agent.as_bytes()
+    );
+}
