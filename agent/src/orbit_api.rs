@@ -31,17 +31,47 @@ pub struct UpdateChannels {
     pub desktop: String,
 }
 
+/// An osquery extension the server wants on its platform, from its update channel.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ExtensionInfo {
+    pub platform: String,
+    pub channel: String,
+    pub file_name: String,
+}
+
 /// The answer of `POST /api/fleet/orbit/config` (every field optional).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct OrbitConfig {
     #[serde(default)]
     pub command_line_startup_flags: Option<Map<String, Value>>,
+    /// Read entry by entry (`wanted_extensions`): one malformed entry must not cost the rest
+    /// of the config.
     #[serde(default)]
     pub extensions: Option<BTreeMap<String, Value>>,
     #[serde(default)]
     pub update_channels: Option<UpdateChannels>,
     #[serde(default)]
     pub notifications: Option<Value>,
+}
+
+impl OrbitConfig {
+    /// The extensions the server lists for `platform`; malformed entries are skipped.
+    pub fn wanted_extensions(&self, platform: &str) -> BTreeMap<String, ExtensionInfo> {
+        self.extensions
+            .iter()
+            .flatten()
+            .filter_map(|(name, entry)| {
+                match serde_json::from_value::<ExtensionInfo>(entry.clone()) {
+                    Ok(info) => Some((name.clone(), info)),
+                    Err(err) => {
+                        tracing::warn!(extension = %name, %err, "ignoring a malformed extension entry");
+                        None
+                    }
+                }
+            })
+            .filter(|(_, info)| info.platform == platform)
+            .collect()
+    }
 }
 
 #[derive(Clone)]

@@ -14,6 +14,8 @@ pub struct FlagInputs<'a> {
     /// `--fleet-certificate`, else `<root>/certs.pem` when it exists.
     pub server_certs: Option<PathBuf>,
     pub client_identity: Option<(PathBuf, PathBuf)>,
+    /// `<root>/extensions.load`, when it lists extensions.
+    pub extensions_autoload: Option<PathBuf>,
     /// `command_line_startup_flags` from the orbit config.
     pub startup_flags: &'a BTreeMap<String, String>,
     /// What came after `--` on the agent's command line.
@@ -88,6 +90,9 @@ pub fn flags(inputs: &FlagInputs<'_>) -> Vec<String> {
         ),
         format!("--logger_path={}", root.osquery_log_dir().display()),
     ]);
+    if let Some(autoload) = &inputs.extensions_autoload {
+        flags.push(format!("--extensions_autoload={}", autoload.display()));
+    }
     if root.osquery_flagfile().exists() {
         flags.push(format!("--flagfile={}", root.osquery_flagfile().display()));
     }
@@ -118,6 +123,7 @@ mod tests {
                 PathBuf::from("/opt/orbit/fleet_client.crt"),
                 PathBuf::from("/opt/orbit/fleet_client.key"),
             )),
+            extensions_autoload: Some(PathBuf::from("/opt/orbit/extensions.load")),
             startup_flags: &startup,
             extra_args: &extra,
         });
@@ -135,6 +141,7 @@ mod tests {
             "--pidfile=/opt/orbit/osquery.pid",
             "--database_path=/opt/orbit/osquery.db",
             "--extensions_socket=/opt/orbit/orbit-osquery.em",
+            "--extensions_autoload=/opt/orbit/extensions.load",
             "--force",
         ] {
             assert!(

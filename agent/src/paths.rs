@@ -45,6 +45,11 @@ impl RootDir {
         self.0.join("orbit-osquery.em")
     }
 
+    /// The osquery extensions osqueryd loads (`--extensions_autoload`), one path per line.
+    pub fn extensions_autoload(&self) -> PathBuf {
+        self.0.join("extensions.load")
+    }
+
     pub fn osquery_log_dir(&self) -> PathBuf {
         self.0.join("osquery_log")
     }

@@ -10,13 +10,13 @@ use tokio::sync::watch;
 use crate::desktop;
 use crate::device_token::DeviceToken;
 use crate::enrollment::Enrollment;
-use crate::orbit_api::{OrbitApi, OrbitConfig, UpdateChannels};
+use crate::orbit_api::{ExtensionInfo, OrbitApi, OrbitConfig, UpdateChannels};
 use crate::osqueryd::{self, FlagInputs};
 use crate::paths;
 use crate::settings::Settings;
 use crate::supervisor::{self, Launch};
 use crate::tls;
-use crate::updates::{Component, FailurePolicy, UpdateOutcome, UpdateSettings, Updater};
+use crate::updates::{Component, FailurePolicy, Target, UpdateOutcome, UpdateSettings, Updater};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -33,6 +33,7 @@ pub enum RunError {
 struct Applied {
     startup_flags: BTreeMap<String, String>,
     channels: Option<UpdateChannels>,
+    extensions: BTreeMap<String, ExtensionInfo>,
 }
 
 fn applied(config: &OrbitConfig) -> Applied {
@@ -51,6 +52,7 @@ fn applied(config: &OrbitConfig) -> Applied {
     Applied {
         startup_flags,
         channels: config.update_channels.clone(),
+        extensions: config.wanted_extensions(paths::platform()),
     }
 }
 
@@ -69,6 +71,8 @@ struct Children {
     state: std::sync::Mutex<ChildState>,
     osqueryd: watch::Sender<Option<Launch>>,
     desktop: watch::Sender<Option<Launch>>,
+    /// Wakes the update loop when the server names other channels or extensions.
+    wake_updates: tokio::sync::Notify,
 }
 
 fn publish(sender: &watch::Sender<Option<Launch>>, wanted: Option<Launch>) {
@@ -122,12 +126,15 @@ impl Children {
         .iter()
         .map(|channel| Component::Osqueryd.local_path(&settings.root, paths::platform(), channel))
         .find(|path| path.is_file())?;
+        let autoload = settings.root.extensions_autoload();
+        let has_extensions = std::fs::metadata(&autoload).is_ok_and(|m| m.len() > 0);
         let args = osqueryd::flags(&FlagInputs {
             root: &settings.root,
             fleet_url: &settings.fleet_url,
             host_identifier: settings.host_identifier,
             server_certs: settings.osquery_server_certs(),
             client_identity: settings.fleet_tls.client_identity.clone(),
+            extensions_autoload: has_extensions.then_some(autoload),
             startup_flags: &flags,
             extra_args: &settings.osqueryd_args,
         });
@@ -152,8 +159,47 @@ impl Children {
     }
 
     fn apply(&self, applied: Applied) {
-        self.state().applied = applied;
+        {
+            let mut state = self.state();
+            let targets_changed = state.applied.extensions != applied.extensions
+                || state.applied.channels != applied.channels;
+            state.applied = applied;
+            if targets_changed {
+                self.wake_updates.notify_one();
+            }
+        }
+        self.sync_extensions();
         self.refresh();
+    }
+
+    /// Rewrites `extensions.load` with the wanted extensions that are installed; a change
+    /// restarts osqueryd (it reads the list only at start).
+    fn sync_extensions(&self) {
+        let root = &self.settings.root;
+        let wanted = self.state().applied.extensions.clone();
+        let listed: String = wanted
+            .iter()
+            .filter_map(|(name, info)| {
+                Target::extension(root, name, &info.platform, &info.channel, &info.file_name)
+            })
+            .filter(|target| target.local_path.is_file())
+            .map(|target| format!("{}\n", target.local_path.display()))
+            .collect();
+        let file = root.extensions_autoload();
+        let current = std::fs::read_to_string(&file).unwrap_or_default();
+        if current == listed {
+            return;
+        }
+        match crate::enrollment::write_private(&file, &listed, 0o644) {
+            Ok(()) => {
+                tracing::info!(
+                    extensions = listed.lines().count(),
+                    "osquery extensions changed"
+                );
+                self.state().osqueryd_revision += 1;
+            }
+            Err(err) => tracing::warn!(%err, "cannot write extensions.load"),
+        }
     }
 
     fn replaced(&self, component: Component) {
@@ -182,6 +228,17 @@ async fn update_loop(
             components.push(Component::Desktop);
         }
         components.push(Component::Orbit);
+        let extensions = children.state().applied.extensions.clone();
+        for (name, info) in extensions {
+            let outcome = updater
+                .update_extension(&name, &info.platform, &info.channel, &info.file_name)
+                .await;
+            if let UpdateOutcome::Kept { reason, .. } = outcome {
+                tracing::warn!(extension = %name, %reason, "extension update failed");
+            }
+        }
+        children.sync_extensions();
+        children.refresh();
         for component in components {
             let channel = children.channel(component);
             match updater.update(component, &channel).await {
@@ -204,7 +261,10 @@ async fn update_loop(
                 }
             }
         }
-        tokio::time::sleep(settings.update_interval).await;
+        tokio::select! {
+            _ = tokio::time::sleep(settings.update_interval) => {}
+            _ = children.wake_updates.notified() => {}
+        }
     }
 }
 
@@ -255,6 +315,7 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
         state: std::sync::Mutex::new(ChildState::default()),
         osqueryd: osqueryd_tx,
         desktop: desktop_tx,
+        wake_updates: tokio::sync::Notify::new(),
     });
     children.refresh();
     let mut tasks = vec![tokio::spawn(supervisor::supervise(

@@ -1,7 +1,7 @@
 //! The whole agent with updates on: the flotilla-agent binary against a real Flotilla and a
 //! real TUF repository (signed with tough) on loopback. It installs osqueryd from the
-//! repository and runs it; a newer release is fetched, verified, swapped in and osqueryd is
-//! restarted on it; a tampered release leaves the running one alone.
+//! repository and runs it; a tampered release leaves the running one alone; the next genuine
+//! release is fetched, verified, swapped in and osqueryd is restarted on it.
 
 mod common;
 
@@ -21,14 +21,15 @@ impl Drop for Agent {
     }
 }
 
-/// A stand-in osqueryd of `version` that records each daemon start as `<records>/<version>-<n>`.
+/// A stand-in osqueryd of `version` that records each daemon start, with its arguments, as
+/// `<records>/<version>-<n>`.
 fn osqueryd(version: &str, records: &Path) -> Vec<u8> {
     format!(
         r#"#!/bin/sh
 if [ "$1" = "--version" ]; then echo "osqueryd version {version}"; exit 0; fi
 if [ "$1" = "-S" ]; then echo '[]'; exit 0; fi
 n=$(ls "{records}" | wc -l)
-touch "{records}/{version}-$n"
+printf '%s\n' "$@" > "{records}/{version}-$n"
 trap 'touch "{records}/stopped-{version}-$n"; exit 0' TERM
 while true; do sleep 0.05; done
 "#,
@@ -112,10 +113,12 @@ async fn osqueryd_is_installed_updated_and_restarted_from_tuf() {
     assert_eq!(std::fs::read(&installed).expect("installed"), v1);
     assert!(!started(&records, "6.6.6") && !started(&records, "5.13.0"));
 
-    // The genuine bytes come back: 5.13.0 is swapped in and osqueryd restarted on it.
-    repo.tamper(TARGET, &v2);
-    wait_until("osqueryd 5.13.0 running", || started(&records, "5.13.0")).await;
-    assert_eq!(std::fs::read(&installed).expect("installed"), v2);
+    // Tried three times, then rested; the next genuine release installs at once, and
+    // osqueryd is restarted on it.
+    let v3 = osqueryd("5.13.1", &records);
+    publish(&repo, 3, &v3).await;
+    wait_until("osqueryd 5.13.1 running", || started(&records, "5.13.1")).await;
+    assert_eq!(std::fs::read(&installed).expect("installed"), v3);
     assert!(
         std::fs::read_dir(&records)
             .expect("records")
@@ -183,5 +186,90 @@ async fn the_agent_replaces_itself_and_restarts_with_the_same_arguments() {
     assert_eq!(
         std::fs::read(root.join("bin/orbit/linux/stable/orbit")).expect("installed"),
         new_agent.as_bytes()
+    );
+}
+
+/// Extensions named by the orbit config are fetched from the repository
+/// (`extensions/<name>/<platform>/<channel>/<file>`), listed in `extensions.load`, and osqueryd
+/// is restarted to load them.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extensions_from_the_orbit_config_are_installed_and_autoloaded() {
+    let f = Flotilla::start(Family::Embedded).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("orbit");
+    let records = dir.path().join("records");
+    std::fs::create_dir_all(&records).expect("records");
+    let repo = TufRepo::new().await;
+    let v1 = osqueryd("5.12.1", &records);
+    let extension = b"\x7fELF not really an extension".to_vec();
+    repo.publish(
+        1,
+        &[
+            Published {
+                name: TARGET,
+                bytes: &v1,
+                version: None,
+            },
+            Published {
+                name: "extensions/hello/linux/stable/hello.ext",
+                bytes: &extension,
+                version: None,
+            },
+        ],
+        in_days(7),
+    )
+    .await;
+    let tuf = FileServer::http(&repo.dir);
+    let (status, _) = f
+        .admin(
+            "PATCH",
+            "/api/v1/fleet/config",
+            Some(serde_json::json!({"agent_options": {"extensions": {
+                "hello": {"platform": "linux", "channel": "stable", "file_name": "hello.ext"},
+                "other_os": {"platform": "windows", "channel": "stable", "file_name": "x.ext"},
+                "broken": {"platform": "linux"}
+            }}})),
+        )
+        .await;
+    assert!(status.is_success());
+    let secret = dir.path().join("secret.txt");
+    std::fs::write(&secret, &f.enroll_secret).expect("secret");
+    let child = Command::new(env!("CARGO_BIN_EXE_flotilla-agent"))
+        .arg(format!("--fleet-url={}", f.base))
+        .arg(format!("--enroll-secret-path={}", secret.display()))
+        .arg(format!("--root-dir={}", root.display()))
+        .arg(format!("--update-url={}", tuf.url))
+        .arg(format!(
+            "--update-roots={}",
+            String::from_utf8(repo.root_json.clone()).expect("utf-8 root")
+        ))
+        .args(["--update-interval=1h", "--orbit-config-interval=200ms"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start flotilla-agent");
+    let _agent = Agent(child);
+
+    let installed = root.join("bin/extensions/hello/linux/stable/hello.ext");
+    let autoload = root.join("extensions.load");
+    let flag = format!("--extensions_autoload={}", autoload.display());
+    // The config's extensions wake the update loop at once (its interval here is an hour).
+    wait_until("osqueryd started with the extension", || {
+        std::fs::read_dir(&records)
+            .map(|entries| {
+                entries.flatten().any(|entry| {
+                    std::fs::read_to_string(entry.path())
+                        .is_ok_and(|args| args.lines().any(|arg| arg == flag))
+                })
+            })
+            .unwrap_or(false)
+    })
+    .await;
+    assert_eq!(std::fs::read(&installed).expect("extension"), extension);
+    assert_eq!(
+        std::fs::read_to_string(&autoload).expect("extensions.load"),
+        format!("{}\n", installed.display()),
+        "only this platform's well-formed entries"
     );
 }

@@ -75,6 +75,78 @@ impl Component {
     }
 }
 
+/// How a downloaded target is checked and installed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetKind {
+    /// A program: made executable and run with `--version` before it is swapped in.
+    Executable,
+    /// A `.tar.gz`, unpacked beside the archive's local path.
+    Archive,
+    /// An osquery extension: made executable, not run (osquery loads it).
+    Extension,
+}
+
+/// One target of the repository and where it is installed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// The target's name in the repository.
+    pub name: String,
+    pub local_path: PathBuf,
+    /// The last part of the name (staging keeps it, so a `.exe` stays runnable).
+    pub file_name: String,
+    pub kind: TargetKind,
+}
+
+/// A plain path component: nothing that could climb out of `bin/` or name another target.
+fn plain(part: &str) -> bool {
+    valid_channel(part)
+}
+
+impl Target {
+    /// `extensions/<name>/<platform>/<channel>/<file>`, installed under
+    /// `<root>/bin/extensions/...` as Fleet's orbit does. None for a part that is not a plain
+    /// name (the names come from the server).
+    pub fn extension(
+        root: &RootDir,
+        name: &str,
+        platform: &str,
+        channel: &str,
+        file_name: &str,
+    ) -> Option<Target> {
+        [name, platform, channel, file_name]
+            .iter()
+            .all(|part| plain(part))
+            .then(|| Target {
+                name: format!("extensions/{name}/{platform}/{channel}/{file_name}"),
+                local_path: root
+                    .bin()
+                    .join("extensions")
+                    .join(name)
+                    .join(platform)
+                    .join(channel)
+                    .join(file_name),
+                file_name: file_name.to_owned(),
+                kind: TargetKind::Extension,
+            })
+    }
+}
+
+impl Component {
+    /// The component's target on `platform` and `channel`.
+    pub fn target(self, root: &RootDir, platform: &str, channel: &str) -> Target {
+        Target {
+            name: self.target_name(platform, channel),
+            local_path: self.local_path(root, platform, channel),
+            file_name: self.file_name(platform).to_owned(),
+            kind: if self.is_archive(platform) {
+                TargetKind::Archive
+            } else {
+                TargetKind::Executable
+            },
+        }
+    }
+}
+
 impl fmt::Display for Component {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())

@@ -32,7 +32,7 @@ mod install;
 mod repository;
 mod transport;
 
-pub use components::{valid_channel, Component};
+pub use components::{valid_channel, Component, Target, TargetKind};
 pub use error::UpdateError;
 pub use failures::FailurePolicy;
 pub use transport::HttpClientTransport;
@@ -125,8 +125,39 @@ impl Updater {
 
     /// Brings `component` from `channel` up to date, or explains why it stays as it is.
     pub async fn update(&mut self, component: Component, channel: &str) -> UpdateOutcome {
-        let path = self.local_path(component, channel);
-        let attempt = self.attempt(component, channel, &path);
+        if !valid_channel(channel) {
+            return UpdateOutcome::Kept {
+                path: None,
+                reason: UpdateError::Channel(channel.to_owned()).to_string(),
+            };
+        }
+        let target = component.target(&self.settings.root, &self.settings.platform, channel);
+        self.update_target(&target).await
+    }
+
+    /// Brings an osquery extension the orbit config names up to date
+    /// (`extensions/<name>/<platform>/<channel>/<file>`, as Fleet publishes them).
+    pub async fn update_extension(
+        &mut self,
+        name: &str,
+        platform: &str,
+        channel: &str,
+        file_name: &str,
+    ) -> UpdateOutcome {
+        match Target::extension(&self.settings.root, name, platform, channel, file_name) {
+            Some(target) => self.update_target(&target).await,
+            None => UpdateOutcome::Kept {
+                path: None,
+                reason: format!("extension {name:?}: invalid name, platform, channel or file"),
+            },
+        }
+    }
+
+    /// Brings one target up to date, or explains why it stays as it is.
+    pub async fn update_target(&mut self, target: &Target) -> UpdateOutcome {
+        let path = target.local_path.clone();
+        let label = target.name.as_str();
+        let attempt = self.attempt(target);
         let result = match tokio::time::timeout(ATTEMPT_TIMEOUT, attempt).await {
             Ok(result) => result,
             Err(_) => {
@@ -139,19 +170,17 @@ impl Updater {
             Ok(outcome) => {
                 match &outcome {
                     UpdateOutcome::Installed { path, version } => tracing::info!(
-                        %component,
-                        channel,
+                        target = label,
                         path = %path.display(),
                         version = version.as_deref().unwrap_or("unknown"),
                         "installed an update"
                     ),
                     UpdateOutcome::CoolingDown { until } => tracing::info!(
-                        %component,
-                        channel,
+                        target = label,
                         retry_in_s = until.saturating_duration_since(Instant::now()).as_secs(),
                         "update target failed repeatedly; waiting before trying it again"
                     ),
-                    _ => tracing::debug!(%component, channel, "up to date"),
+                    _ => tracing::debug!(target = label, "up to date"),
                 }
                 outcome
             }
@@ -174,8 +203,7 @@ impl Updater {
                     .unwrap_or(false)
                     .then_some(path);
                 tracing::warn!(
-                    %component,
-                    channel,
+                    target = label,
                     error = %error,
                     current = current.as_deref().map(Path::display).map(tracing::field::display),
                     "update failed; keeping the current version"
@@ -188,15 +216,8 @@ impl Updater {
         }
     }
 
-    async fn attempt(
-        &mut self,
-        component: Component,
-        channel: &str,
-        path: &Path,
-    ) -> Result<UpdateOutcome, Failed> {
-        if !valid_channel(channel) {
-            return Err(UpdateError::Channel(channel.to_owned()).into());
-        }
+    async fn attempt(&mut self, target: &Target) -> Result<UpdateOutcome, Failed> {
+        let path = target.local_path.as_path();
         let staging = self.settings.root.staging();
         if !self.staging_swept {
             install::sweep_staging(&staging).await;
@@ -204,17 +225,16 @@ impl Updater {
         }
 
         let repository = repository::load(&self.settings).await?;
-        let platform = self.settings.platform.as_str();
-        let name = component.target_name(platform, channel);
+        let name = target.name.clone();
         let target_name =
             TargetName::new(name.as_str()).map_err(|_| UpdateError::NoTarget(name.clone()))?;
-        let target = repository
+        let found = repository
             .targets()
             .signed
             .find_target(&target_name, false)
             .map_err(|_| UpdateError::NoTarget(name.clone()))?;
-        let sha256 = target.hashes.sha256.to_vec();
-        let version = target
+        let sha256 = found.hashes.sha256.to_vec();
+        let version = found
             .custom
             .get("version")
             .and_then(|v| v.as_str())
@@ -236,9 +256,9 @@ impl Updater {
         tokio::fs::create_dir_all(&staging)
             .await
             .map_err(UpdateError::io("cannot create", &staging))?;
-        let staged = Staging::new(&staging, component.file_name(platform));
+        let staged = Staging::new(&staging, &target.file_name);
         let installed = self
-            .install(&repository, &target_name, component, path, &staged)
+            .install(&repository, &target_name, target.kind, path, &staged)
             .await;
         staged.remove().await;
         match installed {
@@ -260,12 +280,12 @@ impl Updater {
         &self,
         repository: &tough::Repository,
         name: &TargetName,
-        component: Component,
+        kind: TargetKind,
         path: &Path,
         staged: &Staging,
     ) -> Result<(), UpdateError> {
         install::download(repository, name, &staged.file).await?;
-        if component.is_archive(&self.settings.platform) {
+        if kind == TargetKind::Archive {
             install::unpack(&staged.file, &staged.unpacked).await?;
             let destination = path.parent().unwrap_or(path);
             tokio::fs::create_dir_all(destination)
@@ -274,7 +294,10 @@ impl Updater {
             install::move_unpacked(&staged.unpacked, destination, &staged.replaced).await?;
         } else {
             install::make_executable(&staged.file).await?;
-            install::check_executable(&staged.file, install::CHECK_TIMEOUT).await?;
+            // An osquery extension is no program to ask `--version`: its hash is the check.
+            if kind == TargetKind::Executable {
+                install::check_executable(&staged.file, install::CHECK_TIMEOUT).await?;
+            }
         }
         install::rename_into_place(&staged.file, path).await
     }
