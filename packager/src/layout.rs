@@ -1,0 +1,202 @@
+//! What a fleetd package lays down on Linux (wire-contracts.md, "fleetd packages"): the same
+//! paths, modes, environment file, systemd unit and install/removal scripts as
+//! `fleetctl package`, independent of the package format.
+
+use crate::options::{PackageOptions, Targets};
+
+/// One thing the package installs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Node {
+    File { contents: Vec<u8>, mode: u32 },
+    Symlink { target: String },
+}
+
+/// An absolute path and what is there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub path: String,
+    pub node: Node,
+}
+
+/// The install and removal scripts, as shell scripts (the format maps them to its hooks).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scripts {
+    pub post_install: String,
+    pub pre_remove: String,
+    /// Runs after removal; gets the package manager's first argument (`remove`, `purge`,
+    /// `upgrade`, ... for dpkg; `0` for a last removal with rpm), which it passes on.
+    pub post_remove: String,
+}
+
+pub struct Layout {
+    pub entries: Vec<Entry>,
+    pub scripts: Scripts,
+}
+
+pub const ROOT: &str = "/opt/orbit";
+pub const ENV_FILE: &str = "/etc/default/orbit";
+pub const UNIT_FILE: &str = "/usr/lib/systemd/system/orbit.service";
+
+fn file(path: impl Into<String>, contents: impl Into<Vec<u8>>, mode: u32) -> Entry {
+    Entry {
+        path: path.into(),
+        node: Node::File {
+            contents: contents.into(),
+            mode,
+        },
+    }
+}
+
+fn symlink(path: impl Into<String>, target: impl Into<String>) -> Entry {
+    Entry {
+        path: path.into(),
+        node: Node::Symlink {
+            target: target.into(),
+        },
+    }
+}
+
+/// `/etc/default/orbit`: orbit's settings as `ORBIT_*` variables (it holds the secret: 0600).
+fn environment(options: &PackageOptions, has_fleet_pem: bool) -> String {
+    let flag = |on: bool| if on { "true" } else { "false" };
+    let mut lines = vec![
+        format!("ORBIT_FLEET_URL={}", options.fleet_url),
+        format!("ORBIT_ENROLL_SECRET={}", options.enroll_secret),
+        format!("ORBIT_UPDATE_URL={}", options.update_url),
+        format!("ORBIT_ORBIT_CHANNEL={}", options.orbit_channel),
+        format!("ORBIT_OSQUERYD_CHANNEL={}", options.osqueryd_channel),
+        format!("ORBIT_DESKTOP_CHANNEL={}", options.desktop_channel),
+        format!("ORBIT_UPDATE_INTERVAL={}", options.update_interval),
+        format!("ORBIT_FLEET_DESKTOP={}", flag(options.fleet_desktop)),
+        format!("ORBIT_INSECURE={}", flag(options.insecure)),
+        format!("ORBIT_DISABLE_UPDATES={}", flag(options.disable_updates)),
+        format!("ORBIT_DEBUG={}", flag(options.debug)),
+        format!("ORBIT_ENABLE_SCRIPTS={}", flag(options.enable_scripts)),
+    ];
+    if has_fleet_pem {
+        lines.push(format!("ORBIT_FLEET_CERTIFICATE={ROOT}/fleet.pem"));
+    }
+    if let Some(identifier) = &options.host_identifier {
+        lines.push(format!("ORBIT_HOST_IDENTIFIER={identifier}"));
+    }
+    if let Some(host) = &options.fleet_desktop_alternative_browser_host {
+        lines.push(format!(
+            "ORBIT_FLEET_DESKTOP_ALTERNATIVE_BROWSER_HOST={host}"
+        ));
+    }
+    lines.join("\n") + "\n"
+}
+
+const UNIT: &str = "[Unit]
+Description=Orbit osquery
+After=network.service syslog.service
+StartLimitIntervalSec=0
+
+[Service]
+TimeoutStartSec=0
+EnvironmentFile=/etc/default/orbit
+ExecStart=/opt/orbit/bin/orbit/orbit
+Restart=always
+RestartSec=1
+KillMode=control-group
+KillSignal=SIGTERM
+CPUQuota=20%
+
+[Install]
+WantedBy=multi-user.target
+";
+
+fn scripts(service: bool) -> Scripts {
+    let post_install = if service {
+        "#!/bin/sh\nset -e\n\
+         systemctl daemon-reload >/dev/null 2>&1 || true\n\
+         systemctl enable orbit.service >/dev/null 2>&1 || true\n\
+         systemctl restart orbit.service >/dev/null 2>&1 || true\n"
+    } else {
+        "#!/bin/sh\nexit 0\n"
+    };
+    let pre_remove = if service {
+        "#!/bin/sh\n\
+         systemctl stop orbit.service >/dev/null 2>&1 || true\n\
+         systemctl disable orbit.service >/dev/null 2>&1 || true\n"
+    } else {
+        "#!/bin/sh\nexit 0\n"
+    };
+    // Only on a real removal: an upgrade runs it too, and must keep the agent's state.
+    let post_remove = "#!/bin/sh\n\
+         case \"$1\" in\n\
+           remove|purge|0)\n\
+             rm -rf /opt/orbit /etc/default/orbit /usr/lib/systemd/system/orbit.service \\\n\
+               /var/lib/orbit /var/log/orbit\n\
+             systemctl daemon-reload >/dev/null 2>&1 || true\n\
+             ;;\n\
+         esac\n\
+         exit 0\n";
+    Scripts {
+        post_install: post_install.to_string(),
+        pre_remove: pre_remove.to_string(),
+        post_remove: post_remove.to_string(),
+    }
+}
+
+/// The Linux tree of a fleetd package (`platform` is `linux` or `linux-arm64`).
+pub fn linux(options: &PackageOptions, targets: &Targets, platform: &str) -> Layout {
+    let orbit_dir = format!("{ROOT}/bin/orbit/{platform}/{}", options.orbit_channel);
+    let osqueryd_dir = format!(
+        "{ROOT}/bin/osqueryd/{platform}/{}",
+        options.osqueryd_channel
+    );
+    let mut entries = vec![
+        file(format!("{orbit_dir}/orbit"), targets.orbit.clone(), 0o755),
+        symlink(
+            format!("{ROOT}/bin/orbit/orbit"),
+            format!("{platform}/{}/orbit", options.orbit_channel),
+        ),
+        symlink("/usr/local/bin/orbit", format!("{ROOT}/bin/orbit/orbit")),
+        file(
+            format!("{osqueryd_dir}/osqueryd"),
+            targets.osqueryd.clone(),
+            0o755,
+        ),
+        file(
+            ENV_FILE,
+            environment(options, options.fleet_certificate.is_some()),
+            0o600,
+        ),
+        file(
+            format!("{ROOT}/osquery.flags"),
+            options.osquery_flagfile.clone().unwrap_or_default(),
+            0o644,
+        ),
+        file(
+            format!("{ROOT}/tuf-root.json"),
+            targets.tuf_root.clone(),
+            0o644,
+        ),
+    ];
+    if options.service {
+        entries.push(file(UNIT_FILE, UNIT, 0o644));
+    }
+    if let Some(pem) = &options.fleet_certificate {
+        entries.push(file(format!("{ROOT}/fleet.pem"), pem.clone(), 0o644));
+    }
+    // The mTLS files where orbit (and flotilla-agent) look for them; keys for root only.
+    for (name, pair) in [
+        ("fleet_client", &options.fleet_tls_client),
+        ("update_client", &options.update_tls_client),
+    ] {
+        if let Some((certificate, key)) = pair {
+            entries.push(file(
+                format!("{ROOT}/{name}.crt"),
+                certificate.clone(),
+                0o644,
+            ));
+            entries.push(file(format!("{ROOT}/{name}.key"), key.clone(), 0o600));
+        }
+    }
+    entries.sort_by(|a, b| a.path.cmp(&b.path));
+    Layout {
+        entries,
+        scripts: scripts(options.service),
+    }
+}
