@@ -65,6 +65,11 @@ impl RootDir {
         self.0.join("bin")
     }
 
+    /// The update repository's root metadata a package ships (used when no `--update-roots`).
+    pub fn shipped_tuf_root(&self) -> PathBuf {
+        self.0.join("tuf-root.json")
+    }
+
     /// tough's datastore: the TUF metadata the agent last trusted.
     pub fn tuf_datastore(&self) -> PathBuf {
         self.0.join("tuf")

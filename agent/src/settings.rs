@@ -107,10 +107,12 @@ impl Settings {
             ("--update-tls-client-certificate", "--update-tls-client-key"),
             (root.update_client_certificate(), root.update_client_key()),
         )?;
+        // The flag, else the root a package installed, else the one built in.
         let update_root = cli
             .update_roots
             .as_ref()
             .map(|json| json.as_bytes().to_vec())
+            .or_else(|| std::fs::read(root.shipped_tuf_root()).ok())
             .or_else(|| BUILT_IN_UPDATE_ROOT.map(|json| json.as_bytes().to_vec()));
         Ok(Settings {
             fleet_tls: TlsOptions {
@@ -149,5 +151,77 @@ impl Settings {
             let bundled = self.root.osquery_certs();
             bundled.is_file().then_some(bundled)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    /// Flags for everything the `cli` test may set through `ORBIT_*` variables meanwhile.
+    fn base_args(root: &std::path::Path) -> Vec<String> {
+        let secret = root.join("secret.txt");
+        std::fs::write(&secret, "s3cret\n").expect("secret file");
+        vec![
+            "flotilla-agent".to_string(),
+            "--fleet-url=https://fleet.example.com".into(),
+            format!("--enroll-secret-path={}", secret.display()),
+            format!("--root-dir={}", root.display()),
+        ]
+    }
+
+    fn settings(root: &std::path::Path, extra: &[&str]) -> Settings {
+        let mut args = base_args(root);
+        args.extend(extra.iter().map(|a| a.to_string()));
+        Settings::from_cli(&Cli::try_parse_from(args).expect("flags")).expect("settings")
+    }
+
+    #[test]
+    fn the_update_root_comes_from_the_flag_else_the_shipped_file() {
+        let dir = std::env::temp_dir().join(format!("agent-settings-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let without = settings(&dir, &[]);
+        assert_eq!(without.update_root, None);
+        assert!(!without.updates_enabled, "nothing to verify updates with");
+
+        std::fs::write(dir.join("tuf-root.json"), b"{\"shipped\":1}").expect("root file");
+        let shipped = settings(&dir, &[]);
+        assert_eq!(
+            shipped.update_root.as_deref(),
+            Some(&b"{\"shipped\":1}"[..])
+        );
+        assert!(shipped.updates_enabled);
+
+        let flagged = settings(&dir, &["--update-roots={\"flag\":1}"]);
+        assert_eq!(flagged.update_root.as_deref(), Some(&b"{\"flag\":1}"[..]));
+        let disabled = settings(&dir, &["--disable-updates"]);
+        assert!(!disabled.updates_enabled);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_client_certificate_needs_its_key() {
+        let dir = std::env::temp_dir().join(format!("agent-identity-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let mut args = base_args(&dir);
+        args.push("--fleet-tls-client-certificate=/x.crt".into());
+        let cli = Cli::try_parse_from(args.clone()).expect("flags");
+        assert!(matches!(
+            Settings::from_cli(&cli),
+            Err(SettingsError::HalfIdentity(..))
+        ));
+        args.push("--fleet-tls-client-key=/x.key".into());
+        let cli = Cli::try_parse_from(args).expect("flags");
+        let settings = Settings::from_cli(&cli).expect("settings");
+        assert_eq!(
+            settings.fleet_tls.client_identity,
+            Some(("/x.crt".into(), "/x.key".into()))
+        );
+        assert_eq!(
+            settings.enroll_secret, "s3cret",
+            "read from the file, trimmed"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
