@@ -5,3 +5,4 @@
 pub mod deb;
 pub mod layout;
 pub mod options;
+pub mod rpm;
