@@ -59,6 +59,39 @@ async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
+/// The flags of an agent with updates on: `f` as its Fleet, `tuf` serving `repo`, and the
+/// enroll secret in a file under `dir`.
+fn agent_args(
+    f: &Flotilla,
+    dir: &Path,
+    root: &Path,
+    tuf: &FileServer,
+    repo: &TufRepo,
+) -> Vec<String> {
+    let secret = dir.join("secret.txt");
+    std::fs::write(&secret, &f.enroll_secret).expect("secret");
+    vec![
+        format!("--fleet-url={}", f.base),
+        format!("--enroll-secret-path={}", secret.display()),
+        format!("--root-dir={}", root.display()),
+        format!("--update-url={}", tuf.url),
+        format!(
+            "--update-roots={}",
+            String::from_utf8(repo.root_json.clone()).expect("utf-8 root")
+        ),
+    ]
+}
+
+fn spawn_agent(args: &[String]) -> Agent {
+    let child = Command::new(env!("CARGO_BIN_EXE_flotilla-agent"))
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start flotilla-agent");
+    Agent(child)
+}
+
 const TARGET: &str = "osqueryd/linux/stable/osqueryd";
 
 async fn publish(repo: &TufRepo, version: u64, bytes: &[u8]) {
@@ -82,23 +115,9 @@ async fn osqueryd_is_installed_updated_and_restarted_from_tuf() {
     let v1 = osqueryd("5.12.1", &records);
     publish(&repo, 1, &v1).await;
     let tuf = FileServer::http(&repo.dir);
-    let secret = dir.path().join("secret.txt");
-    std::fs::write(&secret, &f.enroll_secret).expect("secret");
-    let child = Command::new(env!("CARGO_BIN_EXE_flotilla-agent"))
-        .arg(format!("--fleet-url={}", f.base))
-        .arg(format!("--enroll-secret-path={}", secret.display()))
-        .arg(format!("--root-dir={}", root.display()))
-        .arg(format!("--update-url={}", tuf.url))
-        .arg(format!(
-            "--update-roots={}",
-            String::from_utf8(repo.root_json.clone()).expect("utf-8 root")
-        ))
-        .args(["--update-interval=1s", "--orbit-config-interval=200ms"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start flotilla-agent");
-    let _agent = Agent(child);
+    let mut args = agent_args(&f, dir.path(), &root, &tuf, &repo);
+    args.extend(["--update-interval=1s", "--orbit-config-interval=200ms"].map(String::from));
+    let _agent = spawn_agent(&args);
 
     // Nothing installed at first: the updater installs v1 and the agent starts it.
     wait_until("osqueryd 5.12.1 running", || started(&records, "5.12.1")).await;
@@ -152,27 +171,10 @@ async fn the_agent_replaces_itself_and_restarts_with_the_same_arguments() {
     };
     repo.publish(1, &[target], in_days(7)).await;
     let tuf = FileServer::http(&repo.dir);
-    let secret = dir.path().join("secret.txt");
-    std::fs::write(&secret, &f.enroll_secret).expect("secret");
-    let args = vec![
-        format!("--fleet-url={}", f.base),
-        format!("--enroll-secret-path={}", secret.display()),
-        format!("--root-dir={}", root.display()),
-        format!("--update-url={}", tuf.url),
-        format!(
-            "--update-roots={}",
-            String::from_utf8(repo.root_json.clone()).expect("utf-8 root")
-        ),
-        "--update-interval=1s".to_string(),
-    ];
-    let child = Command::new(env!("CARGO_BIN_EXE_flotilla-agent"))
-        .args(&args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start flotilla-agent");
-    let pid = child.id();
-    let _agent = Agent(child);
+    let mut args = agent_args(&f, dir.path(), &root, &tuf, &repo);
+    args.push("--update-interval=1s".to_string());
+    let agent = spawn_agent(&args);
+    let pid = agent.0.id();
     wait_until("the new agent to run", || recorded.is_file()).await;
     let seen: Vec<String> = std::fs::read_to_string(&recorded)
         .expect("args")
@@ -233,23 +235,9 @@ async fn extensions_from_the_orbit_config_are_installed_and_autoloaded() {
         )
         .await;
     assert!(status.is_success());
-    let secret = dir.path().join("secret.txt");
-    std::fs::write(&secret, &f.enroll_secret).expect("secret");
-    let child = Command::new(env!("CARGO_BIN_EXE_flotilla-agent"))
-        .arg(format!("--fleet-url={}", f.base))
-        .arg(format!("--enroll-secret-path={}", secret.display()))
-        .arg(format!("--root-dir={}", root.display()))
-        .arg(format!("--update-url={}", tuf.url))
-        .arg(format!(
-            "--update-roots={}",
-            String::from_utf8(repo.root_json.clone()).expect("utf-8 root")
-        ))
-        .args(["--update-interval=1h", "--orbit-config-interval=200ms"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start flotilla-agent");
-    let _agent = Agent(child);
+    let mut args = agent_args(&f, dir.path(), &root, &tuf, &repo);
+    args.extend(["--update-interval=1h", "--orbit-config-interval=200ms"].map(String::from));
+    let _agent = spawn_agent(&args);
 
     let installed = root.join("bin/extensions/hello/linux/stable/hello.ext");
     let autoload = root.join("extensions.load");

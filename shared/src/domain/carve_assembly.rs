@@ -153,10 +153,8 @@ async fn complete_if_ready(app: &AppInner, id: u64) -> Result<(), AssemblyError>
         .complete_multipart(&data, &carve.upload_id, &parts)
         .await
     {
-        Ok(()) => {}
-        // Completed by a concurrent job: the object is there.
-        Err(BlobError::UploadNotFound)
-            if app.ports.blobs.size(&data).await? == carve.carve_size => {}
+        // Gone: completed by a concurrent job, which the size check below confirms.
+        Ok(()) | Err(BlobError::UploadNotFound) => {}
         Err(other) => return Err(other.into()),
     }
     let size = app.ports.blobs.size(&data).await?;

@@ -30,6 +30,17 @@ impl RateLimit {
         now - now.rem_euclid(self.window_secs)
     }
 
+    /// Limited once `earlier` events of this window already used up the limit.
+    fn verdict(&self, earlier: i64, window: i64, now: i64) -> Verdict {
+        if earlier >= self.max {
+            Verdict::Limited {
+                retry_after: (window + self.window_secs - now).max(1),
+            }
+        } else {
+            Verdict::Allowed
+        }
+    }
+
     /// Counts one event for `subject`.
     pub async fn hit(
         &self,
@@ -42,13 +53,8 @@ impl RateLimit {
         let count = store
             .increment(&key, 1, Some(window + self.window_secs))
             .await?;
-        Ok(if count > self.max {
-            Verdict::Limited {
-                retry_after: (window + self.window_secs - now).max(1),
-            }
-        } else {
-            Verdict::Allowed
-        })
+        // This event is the count-th: allowed while it is within the limit.
+        Ok(self.verdict(count - 1, window, now))
     }
 
     /// Whether `subject` is already over the limit, without counting.
@@ -64,12 +70,6 @@ impl RateLimit {
             .await?
             .and_then(|item| item.data.get("n").and_then(|n| n.as_i64()))
             .unwrap_or(0);
-        Ok(if count >= self.max {
-            Verdict::Limited {
-                retry_after: (window + self.window_secs - now).max(1),
-            }
-        } else {
-            Verdict::Allowed
-        })
+        Ok(self.verdict(count, window, now))
     }
 }

@@ -86,6 +86,37 @@ impl S3Blobs {
         validate_name(name)?;
         Ok(format!("{}{name}", self.prefix))
     }
+
+    /// GetObject, whole or a `range` (`bytes=a-b`), collected into memory.
+    async fn read(&self, name: &str, range: Option<String>) -> Result<Bytes, BlobError> {
+        let got = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(self.object_key(name)?)
+            .set_range(range)
+            .send()
+            .await;
+        match got {
+            Ok(object) => object
+                .body
+                .collect()
+                .await
+                .map(|data| data.into_bytes())
+                .map_err(|e| BlobError::Unavailable(format!("S3 GetObject body: {e}"))),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
+                Err(BlobError::NotFound)
+            }
+            // A range starting at or past the end (416): the port answers no bytes there.
+            Err(e)
+                if code(&e) == Some("InvalidRange")
+                    || e.raw_response().map(|raw| raw.status().as_u16()) == Some(416) =>
+            {
+                Ok(Bytes::new())
+            }
+            Err(e) => Err(unavailable("GetObject", e)),
+        }
+    }
 }
 
 #[async_trait]
@@ -103,25 +134,7 @@ impl BlobStore for S3Blobs {
     }
 
     async fn get(&self, name: &str) -> Result<Bytes, BlobError> {
-        let got = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(self.object_key(name)?)
-            .send()
-            .await;
-        match got {
-            Ok(object) => object
-                .body
-                .collect()
-                .await
-                .map(|data| data.into_bytes())
-                .map_err(|e| BlobError::Unavailable(format!("S3 GetObject body: {e}"))),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
-                Err(BlobError::NotFound)
-            }
-            Err(e) => Err(unavailable("GetObject", e)),
-        }
+        self.read(name, None).await
     }
 
     async fn delete(&self, name: &str) -> Result<(), BlobError> {
@@ -168,39 +181,14 @@ impl BlobStore for S3Blobs {
     }
 
     async fn get_range(&self, name: &str, offset: u64, len: u64) -> Result<Bytes, BlobError> {
-        let key = self.object_key(name)?;
+        validate_name(name)?;
         if len == 0 {
             // "bytes=N-(N-1)" is no range at all: S3 would answer the whole object.
             return Ok(Bytes::new());
         }
         let last = offset.saturating_add(len - 1);
-        let got = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .range(format!("bytes={offset}-{last}"))
-            .send()
-            .await;
-        match got {
-            Ok(object) => object
-                .body
-                .collect()
-                .await
-                .map(|data| data.into_bytes())
-                .map_err(|e| BlobError::Unavailable(format!("S3 GetObject body: {e}"))),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
-                Err(BlobError::NotFound)
-            }
-            // A range starting at or past the end (416): the port answers no bytes there.
-            Err(e)
-                if code(&e) == Some("InvalidRange")
-                    || e.raw_response().map(|raw| raw.status().as_u16()) == Some(416) =>
-            {
-                Ok(Bytes::new())
-            }
-            Err(e) => Err(unavailable("GetObject", e)),
-        }
+        self.read(name, Some(format!("bytes={offset}-{last}")))
+            .await
     }
 
     async fn size(&self, name: &str) -> Result<u64, BlobError> {
