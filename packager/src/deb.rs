@@ -86,9 +86,10 @@ fn write_data<W: Write>(layout: &Layout, mtime: u64, out: W) -> Result<W, DebErr
         let path = format!(".{}", entry.path);
         match &entry.node {
             Node::File { contents, mode } => {
-                let mut header =
-                    header(contents.len() as u64, *mode, tar::EntryType::Regular, mtime);
-                tar.append_data(&mut header, &path, contents.as_slice())
+                let size = contents.len().map_err(io("target file"))?;
+                let mut header = header(size, *mode, tar::EntryType::Regular, mtime);
+                let reader = contents.reader().map_err(io("target file"))?;
+                tar.append_data(&mut header, &path, reader)
                     .map_err(io("data.tar"))?;
             }
             Node::Symlink { target } => {
@@ -114,37 +115,37 @@ fn control_file(meta: &DebMeta, installed_kib: u64) -> String {
     )
 }
 
-fn md5sums(layout: &Layout) -> String {
-    layout
-        .entries
-        .iter()
-        .filter_map(|entry| match &entry.node {
-            Node::File { contents, .. } => Some(format!(
+fn md5sums(layout: &Layout) -> Result<String, DebError> {
+    let mut sums = String::new();
+    for entry in &layout.entries {
+        if let Node::File { contents, .. } = &entry.node {
+            let mut hasher = Md5::new();
+            let mut reader = contents.reader().map_err(io("target file"))?;
+            io::copy(&mut reader, &mut hasher).map_err(io("target file"))?;
+            sums.push_str(&format!(
                 "{}  {}\n",
-                hex::encode(Md5::digest(contents)),
+                hex::encode(hasher.finalize()),
                 entry.path.trim_start_matches('/')
-            )),
-            Node::Symlink { .. } => None,
-        })
-        .collect()
+            ));
+        }
+    }
+    Ok(sums)
 }
 
 fn write_control<W: Write>(layout: &Layout, meta: &DebMeta, out: W) -> Result<W, DebError> {
-    let installed: u64 = layout
-        .entries
-        .iter()
-        .map(|entry| match &entry.node {
-            Node::File { contents, .. } => contents.len() as u64,
-            Node::Symlink { .. } => 0,
-        })
-        .sum();
+    let mut installed = 0u64;
+    for entry in &layout.entries {
+        if let Node::File { contents, .. } = &entry.node {
+            installed += contents.len().map_err(io("target file"))?;
+        }
+    }
     let members: [(&str, String, u32); 5] = [
         (
             "./control",
             control_file(meta, installed.div_ceil(1024)),
             0o644,
         ),
-        ("./md5sums", md5sums(layout), 0o644),
+        ("./md5sums", md5sums(layout)?, 0o644),
         ("./postinst", layout.scripts.post_install.clone(), 0o755),
         ("./prerm", layout.scripts.pre_remove.clone(), 0o755),
         ("./postrm", layout.scripts.post_remove.clone(), 0o755),

@@ -1,12 +1,16 @@
 //! What an installer is built for: `fleetctl package`'s options (the packager design's create
 //! request), already validated. Holds the enroll secret: no `Debug`, never logged.
 
+use crate::contents::Contents;
+
 /// The agent binaries and their version, as fetched from the update repository.
 pub struct Targets {
     /// The orbit target's version: the package's version.
     pub version: String,
-    pub orbit: Vec<u8>,
-    pub osqueryd: Vec<u8>,
+    pub orbit: Contents,
+    pub osqueryd: Contents,
+    /// Fleet Desktop (the platform's archive or executable), when the package includes it.
+    pub desktop: Option<Contents>,
     /// The update repository's trusted root metadata, shipped with the package.
     pub tuf_root: Vec<u8>,
 }

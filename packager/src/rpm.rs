@@ -7,6 +7,8 @@ use crate::layout::{Layout, Node};
 pub enum RpmError {
     #[error("rpm: {0}")]
     Build(#[from] rpm::Error),
+    #[error("reading {0}: {1}")]
+    Read(String, std::io::Error),
 }
 
 /// The header's fields.
@@ -39,8 +41,11 @@ pub fn build(layout: &Layout, meta: &RpmMeta, out: &std::path::Path) -> Result<(
             Node::File { contents, mode } => {
                 // Permission bits fit u16 (at most 0o7777).
                 let permissions = (mode & 0o7777) as u16;
+                let bytes = contents
+                    .to_vec()
+                    .map_err(|e| RpmError::Read(entry.path.clone(), e))?;
                 builder.with_file_contents(
-                    contents.clone(),
+                    bytes,
                     rpm::FileOptions::new(entry.path.as_str()).permissions(permissions),
                 )?;
             }

@@ -8,8 +8,12 @@ use std::process::Command;
 pub fn targets() -> Targets {
     Targets {
         version: "1.38.0".into(),
-        orbit: b"#!/bin/sh\necho orbit 1.38.0\n".to_vec(),
-        osqueryd: (0..200_000u32).flat_map(|i| i.to_le_bytes()).collect(),
+        orbit: b"#!/bin/sh\necho orbit 1.38.0\n".to_vec().into(),
+        osqueryd: (0..200_000u32)
+            .flat_map(|i| i.to_le_bytes())
+            .collect::<Vec<u8>>()
+            .into(),
+        desktop: Some(b"desktop archive".to_vec().into()),
         tuf_root: br#"{"signed":{"_type":"root"},"signatures":[]}"#.to_vec(),
     }
 }
@@ -58,11 +62,11 @@ pub fn assert_installed_tree(root: &Path, targets: &Targets) {
     }
     assert_eq!(
         std::fs::read(root.join("opt/orbit/bin/osqueryd/linux/stable/osqueryd")).expect("osqueryd"),
-        targets.osqueryd
+        targets.osqueryd.to_vec().expect("osqueryd")
     );
     assert_eq!(
         std::fs::read(root.join("opt/orbit/bin/orbit/linux/stable/orbit")).expect("orbit"),
-        targets.orbit
+        targets.orbit.to_vec().expect("orbit")
     );
     assert_eq!(
         std::fs::read(root.join("opt/orbit/tuf-root.json")).expect("tuf root"),

@@ -1,60 +1,12 @@
-//! What a fleetd package lays down on Linux (wire-contracts.md, "fleetd packages"): the same
-//! paths, modes, environment file, systemd unit and install/removal scripts as
-//! `fleetctl package`, independent of the package format.
+//! The Linux tree (.deb and .rpm): the same paths, modes, environment file, systemd unit and
+//! install/removal scripts as `fleetctl package`.
 
+use super::{file, symlink, Layout, Scripts};
 use crate::options::{PackageOptions, Targets};
-
-/// One thing the package installs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Node {
-    File { contents: Vec<u8>, mode: u32 },
-    Symlink { target: String },
-}
-
-/// An absolute path and what is there.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
-    pub path: String,
-    pub node: Node,
-}
-
-/// The install and removal scripts, as shell scripts (the format maps them to its hooks).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Scripts {
-    pub post_install: String,
-    pub pre_remove: String,
-    /// Runs after removal; gets the package manager's first argument (`remove`, `purge`,
-    /// `upgrade`, ... for dpkg; `0` for a last removal with rpm), which it passes on.
-    pub post_remove: String,
-}
-
-pub struct Layout {
-    pub entries: Vec<Entry>,
-    pub scripts: Scripts,
-}
 
 pub const ROOT: &str = "/opt/orbit";
 pub const ENV_FILE: &str = "/etc/default/orbit";
 pub const UNIT_FILE: &str = "/usr/lib/systemd/system/orbit.service";
-
-fn file(path: impl Into<String>, contents: impl Into<Vec<u8>>, mode: u32) -> Entry {
-    Entry {
-        path: path.into(),
-        node: Node::File {
-            contents: contents.into(),
-            mode,
-        },
-    }
-}
-
-fn symlink(path: impl Into<String>, target: impl Into<String>) -> Entry {
-    Entry {
-        path: path.into(),
-        node: Node::Symlink {
-            target: target.into(),
-        },
-    }
-}
 
 /// `/etc/default/orbit`: orbit's settings as `ORBIT_*` variables (it holds the secret: 0600).
 fn environment(options: &PackageOptions, has_fleet_pem: bool) -> String {
@@ -174,6 +126,16 @@ pub fn linux(options: &PackageOptions, targets: &Targets, platform: &str) -> Lay
             0o644,
         ),
     ];
+    if let (true, Some(desktop)) = (options.fleet_desktop, &targets.desktop) {
+        entries.push(file(
+            format!(
+                "{ROOT}/bin/desktop/{platform}/{}/desktop.tar.gz",
+                options.desktop_channel
+            ),
+            desktop.clone(),
+            0o644,
+        ));
+    }
     if options.service {
         entries.push(file(UNIT_FILE, UNIT, 0o644));
     }
