@@ -9,3 +9,4 @@ pub mod kind;
 pub mod layout;
 pub mod options;
 pub mod rpm;
+pub mod update_repository;

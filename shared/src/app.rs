@@ -8,6 +8,7 @@ use crate::domain::app_config::ConfigCache;
 use crate::domain::campaigns::AskedCache;
 use crate::domain::host_auth::HostAuthCache;
 use crate::domain::live::LiveState;
+use crate::domain::packages::targets::RepositoryCache;
 use crate::ports::{BlobStore, LogSink, Queue, SecretStore, StateStore};
 
 /// One adapter for each port.
@@ -16,6 +17,8 @@ pub struct Ports {
     pub state: Arc<dyn StateStore>,
     pub blobs: Arc<dyn BlobStore>,
     pub queue: Arc<dyn Queue>,
+    /// Package builds (their own queue and worker on AWS; the same queue locally).
+    pub packager_queue: Arc<dyn Queue>,
     pub secrets: Arc<dyn SecretStore>,
     pub log_sink: Arc<dyn LogSink>,
 }
@@ -26,6 +29,40 @@ pub struct Settings {
     pub admin_token_secret: String,
     /// Days a carve's data is kept (the data bucket's lifecycle rule for `carves/` matches).
     pub carve_expiry_days: u32,
+    pub packager: PackagerSettings,
+    /// The API's public base URL (for `packager_url` and download links); when unset it is
+    /// taken from each request's Host and X-Forwarded-Proto.
+    pub public_url: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PackagerSettings {
+    /// Minutes a package can be downloaded before it is deleted.
+    pub expiry_minutes: u32,
+    /// The update repository targets come from, unless a request names another.
+    pub update_url: String,
+    /// That repository's trusted root.json, unless a request brings its own.
+    pub update_root: Option<String>,
+    /// Name of the key for the arguments' keyed hash in the secret store.
+    pub key_secret: String,
+}
+
+impl PackagerSettings {
+    pub const DEFAULT_EXPIRY_MINUTES: u32 = 30;
+    pub const DEFAULT_UPDATE_URL: &'static str = "https://updates.fleetdm.com";
+    /// The name the embedded secret store uses for the dedupe key.
+    pub const LOCAL_KEY: &'static str = "packager-key";
+}
+
+impl Default for PackagerSettings {
+    fn default() -> Self {
+        PackagerSettings {
+            expiry_minutes: Self::DEFAULT_EXPIRY_MINUTES,
+            update_url: Self::DEFAULT_UPDATE_URL.to_string(),
+            update_root: None,
+            key_secret: Self::LOCAL_KEY.to_string(),
+        }
+    }
 }
 
 impl Settings {
@@ -38,6 +75,8 @@ impl Settings {
         Settings {
             admin_token_secret: admin_token_secret.into(),
             carve_expiry_days: Self::DEFAULT_CARVE_EXPIRY_DAYS,
+            packager: PackagerSettings::default(),
+            public_url: None,
         }
     }
 }
@@ -50,6 +89,7 @@ pub struct AppInner {
     pub host_auth: HostAuthCache,
     pub config_cache: ConfigCache,
     pub asked: AskedCache,
+    pub update_repositories: RepositoryCache,
 }
 
 /// Cheap to clone; one per process (one per warm Lambda instance).
@@ -70,6 +110,7 @@ impl App {
             host_auth: HostAuthCache::default(),
             config_cache: ConfigCache::default(),
             asked: AskedCache::default(),
+            update_repositories: RepositoryCache::default(),
         }))
     }
 

@@ -1,5 +1,5 @@
 //! The Lambda entry points: every HTTP function binary calls `run` with its group; the jobs
-//! function calls `run_jobs`.
+//! and packager-worker functions call `run_jobs`.
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use lambda_http::{service_fn, LambdaEvent};
@@ -29,7 +29,30 @@ fn settings_from_env() -> Result<Settings, StartupError> {
             .filter(|days| *days > 0)
             .ok_or(StartupError::InvalidEnv("FLOTILLA_CARVE_EXPIRY_DAYS", days))?;
     }
+    let packager = &mut settings.packager;
+    packager.key_secret = std::env::var("FLOTILLA_PACKAGER_KEY_SECRET")
+        .map_err(|_| StartupError::MissingEnv("FLOTILLA_PACKAGER_KEY_SECRET"))?;
+    if let Ok(minutes) = std::env::var("FLOTILLA_PACKAGE_EXPIRY_MINUTES") {
+        packager.expiry_minutes =
+            minutes
+                .parse()
+                .ok()
+                .filter(|minutes| *minutes > 0)
+                .ok_or(StartupError::InvalidEnv(
+                    "FLOTILLA_PACKAGE_EXPIRY_MINUTES",
+                    minutes,
+                ))?;
+    }
+    if let Some(url) = non_empty_env("FLOTILLA_PACKAGER_UPDATE_URL") {
+        packager.update_url = url;
+    }
+    packager.update_root = non_empty_env("FLOTILLA_PACKAGER_UPDATE_ROOT");
+    settings.public_url = non_empty_env("FLOTILLA_PUBLIC_URL");
     Ok(settings)
+}
+
+fn non_empty_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
 /// Builds the application over the AWS adapters named by the function's environment.

@@ -28,7 +28,7 @@ use flotilla::api::{router, Group};
 use flotilla::clock::{Clock, ManualClock};
 use flotilla::domain::{credentials::random_secret, enroll_secrets};
 use flotilla::ports::LogKind;
-use flotilla::{App, Ports, Settings};
+use flotilla::{App, PackagerSettings, Ports, Settings};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Family {
@@ -124,8 +124,10 @@ impl Flotilla {
         let (router, data_dir, aws, jobs) = match family {
             Family::Embedded => {
                 let dir = tempfile::tempdir().expect("tempdir");
-                let secrets =
-                    HashMap::from([(Settings::LOCAL_ADMIN_TOKEN.to_string(), admin_token.clone())]);
+                let secrets = HashMap::from([
+                    (Settings::LOCAL_ADMIN_TOKEN.to_string(), admin_token.clone()),
+                    (PackagerSettings::LOCAL_KEY.to_string(), random_secret()),
+                ]);
                 let ports = EmbeddedPorts::open(dir.path(), clock.clone(), secrets)
                     .expect("embedded ports");
                 let (ports, counter) = counted(ports);
@@ -147,7 +149,16 @@ impl Flotilla {
                     .send()
                     .await
                     .expect("create admin secret in moto");
-                let settings = Settings::new(created.arn().unwrap_or(&secret_name));
+                let mut settings = Settings::new(created.arn().unwrap_or(&secret_name));
+                let key_name = format!("packager-key-{}", uuid::Uuid::new_v4());
+                aws_sdk_secretsmanager::Client::new(&sdk)
+                    .create_secret()
+                    .name(&key_name)
+                    .secret_string(random_secret())
+                    .send()
+                    .await
+                    .expect("create packager key in moto");
+                settings.packager.key_secret = key_name;
                 let mut routers = HashMap::new();
                 for group in Group::ALL {
                     let (ports, counter) =

@@ -290,6 +290,7 @@ pub async fn moto_aws() -> (SdkConfig, AwsResourceNames) {
         bucket: name.clone(),
         queue_url: String::new(),
         dlq_url: String::new(),
+        packager_queue: None,
         result_stream: format!("{name}-result"),
         status_stream: format!("{name}-status"),
         s3_path_style: true,

@@ -57,7 +57,12 @@ pub fn load(data_dir: &Path) -> Result<Loaded, CredentialsError> {
         admin_token: random_secret(),
     });
     if generated_now {
-        write_private(&path, &stored)?;
+        let body =
+            serde_json::to_vec_pretty(&stored).map_err(|source| CredentialsError::Corrupt {
+                path: path.clone(),
+                source,
+            })?;
+        write_private(&path, &body)?;
     }
     // The environment wins over the file, without rewriting it.
     let credentials = LocalCredentials {
@@ -70,7 +75,25 @@ pub fn load(data_dir: &Path) -> Result<Loaded, CredentialsError> {
     })
 }
 
-fn write_private(path: &Path, credentials: &LocalCredentials) -> Result<(), CredentialsError> {
+/// The key of the packager's keyed argument hash, made on first use and kept in the data dir.
+pub fn packager_key(data_dir: &Path) -> Result<String, CredentialsError> {
+    let path = data_dir.join("packager.key");
+    match std::fs::read_to_string(&path) {
+        Ok(key) if !key.trim().is_empty() => Ok(key.trim().to_string()),
+        Ok(_) => Err(CredentialsError::Io {
+            path,
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, "empty key file"),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = random_secret();
+            write_private(&path, key.as_bytes())?;
+            Ok(key)
+        }
+        Err(source) => Err(CredentialsError::Io { path, source }),
+    }
+}
+
+fn write_private(path: &Path, body: &[u8]) -> Result<(), CredentialsError> {
     let io = |source| CredentialsError::Io {
         path: path.to_path_buf(),
         source,
@@ -83,11 +106,6 @@ fn write_private(path: &Path, credentials: &LocalCredentials) -> Result<(), Cred
         options.mode(0o600);
     }
     let mut file = options.open(path).map_err(io)?;
-    let body =
-        serde_json::to_vec_pretty(credentials).map_err(|source| CredentialsError::Corrupt {
-            path: path.to_path_buf(),
-            source,
-        })?;
-    file.write_all(&body).map_err(io)?;
+    file.write_all(body).map_err(io)?;
     file.sync_all().map_err(io)
 }

@@ -2,6 +2,7 @@
 //! (redb state, a blob directory, a durable queue, files for logs) in `--data-dir`.
 
 mod credentials;
+mod package;
 mod tls;
 
 use clap::{Parser, Subcommand};
@@ -14,7 +15,7 @@ use flotilla::adapters::embedded::EmbeddedPorts;
 use flotilla::api::{router, routes, Group};
 use flotilla::clock::SystemClock;
 use flotilla::domain::enroll_secrets;
-use flotilla::{App, Settings};
+use flotilla::{App, PackagerSettings, Settings};
 
 #[derive(Parser)]
 #[command(name = "flotilla-local", version, about)]
@@ -29,6 +30,8 @@ struct Cli {
 enum Command {
     /// Print every route as "<function> <METHOD> <path>" and exit.
     Routes,
+    /// Build one installer here, with the packager service's code (like `fleetctl package`).
+    Package(package::PackageArgs),
 }
 
 #[derive(clap::Args)]
@@ -52,6 +55,16 @@ struct ServeArgs {
     #[arg(long, env = "FLOTILLA_CARVE_EXPIRY_DAYS", default_value_t = Settings::DEFAULT_CARVE_EXPIRY_DAYS,
           value_parser = clap::value_parser!(u32).range(1..))]
     carve_expiry_days: u32,
+    /// Minutes a built package can be downloaded before it is deleted.
+    #[arg(long, env = "FLOTILLA_PACKAGE_EXPIRY_MINUTES", default_value_t = PackagerSettings::DEFAULT_EXPIRY_MINUTES,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    package_expiry_minutes: u32,
+    /// The update repository packages are built from, unless a request names another.
+    #[arg(long, env = "FLOTILLA_PACKAGER_UPDATE_URL", default_value = PackagerSettings::DEFAULT_UPDATE_URL)]
+    packager_update_url: String,
+    /// That repository's trusted root.json (requests without `update_roots` need it).
+    #[arg(long, env = "FLOTILLA_PACKAGER_UPDATE_ROOT")]
+    packager_update_root: Option<PathBuf>,
 }
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -59,35 +72,55 @@ type Error = Box<dyn std::error::Error + Send + Sync>;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let cli = Cli::parse();
-    if let Some(Command::Routes) = cli.command {
-        for route in routes::route_table() {
-            println!(
-                "{} {} {}",
-                route.group.function_id(),
-                route.method,
-                route.path
-            );
+    match cli.command {
+        Some(Command::Routes) => {
+            for route in routes::route_table() {
+                println!(
+                    "{} {} {}",
+                    route.group.function_id(),
+                    route.method,
+                    route.path
+                );
+            }
+            Ok(())
         }
-        return Ok(());
+        Some(Command::Package(args)) => package::run(args).await,
+        None => {
+            flotilla::telemetry::init(false);
+            serve(cli.serve).await
+        }
     }
-    flotilla::telemetry::init(false);
-    serve(cli.serve).await
 }
 
 async fn serve(args: ServeArgs) -> Result<(), Error> {
     std::fs::create_dir_all(&args.data_dir)?;
     let loaded = credentials::load(&args.data_dir)?;
     let creds = loaded.credentials;
-    let secrets = HashMap::from([(
-        Settings::LOCAL_ADMIN_TOKEN.to_string(),
-        creds.admin_token.clone(),
-    )]);
+    let secrets = HashMap::from([
+        (
+            Settings::LOCAL_ADMIN_TOKEN.to_string(),
+            creds.admin_token.clone(),
+        ),
+        (
+            PackagerSettings::LOCAL_KEY.to_string(),
+            credentials::packager_key(&args.data_dir)?,
+        ),
+    ]);
     let ports = EmbeddedPorts::open(&args.data_dir, Arc::new(SystemClock), secrets)?;
     let mut settings = Settings::new(Settings::LOCAL_ADMIN_TOKEN);
     settings.carve_expiry_days = args.carve_expiry_days;
+    settings.packager.expiry_minutes = args.package_expiry_minutes;
+    settings.packager.update_url = args.packager_update_url.clone();
+    if let Some(path) = &args.packager_update_root {
+        settings.packager.update_root = Some(
+            std::fs::read_to_string(path)
+                .map_err(|e| format!("--packager-update-root {}: {e}", path.display()))?,
+        );
+    }
     let app = App::new(ports, settings);
     seed_enroll_secret(&app, &creds.enroll_secret).await?;
-    // Background jobs (carve assembly), as the jobs Lambda runs them on AWS.
+    // Background jobs (carve assembly, package builds and sweeps), as the jobs and
+    // packager-worker Lambdas run them on AWS.
     tokio::spawn(flotilla::jobs::worker::run(app.clone()));
 
     let tls = match (&args.tls_cert, &args.tls_key, args.tls_self_signed) {

@@ -4,7 +4,7 @@
 use axum::routing::{on, MethodFilter, MethodRouter};
 use axum::Router;
 
-use super::{admin, desktop, fallback, health, orbit, osquery, request_log};
+use super::{admin, desktop, fallback, health, orbit, osquery, packager, request_log};
 use crate::app::App;
 
 /// A Lambda function of template.yaml, and the API group it serves.
@@ -18,10 +18,13 @@ pub enum Group {
     Orbit,
     Desktop,
     Carve,
+    PackagerCreate,
+    PackagerStatus,
+    PackagerDownload,
 }
 
 impl Group {
-    pub const ALL: [Group; 8] = [
+    pub const ALL: [Group; 11] = [
         Group::Enroll,
         Group::Config,
         Group::Distributed,
@@ -30,6 +33,9 @@ impl Group {
         Group::Orbit,
         Group::Desktop,
         Group::Carve,
+        Group::PackagerCreate,
+        Group::PackagerStatus,
+        Group::PackagerDownload,
     ];
 
     /// The function's logical id in template.yaml.
@@ -43,6 +49,9 @@ impl Group {
             Group::Orbit => "OrbitFunction",
             Group::Desktop => "DesktopFunction",
             Group::Carve => "CarveFunction",
+            Group::PackagerCreate => "PackagerCreateFunction",
+            Group::PackagerStatus => "PackagerStatusFunction",
+            Group::PackagerDownload => "PackagerDownloadFunction",
         }
     }
 }
@@ -332,6 +341,13 @@ fn declared() -> Routes {
             Admin,
             "/api/v1/fleet/carves/{id}/download",
             method!(GET, admin::carves::download),
+        ),
+        (PackagerCreate, "/create", method!(POST, packager::create)),
+        (PackagerStatus, "/status", method!(GET, packager::status)),
+        (
+            PackagerDownload,
+            "/download/{package_id}",
+            method!(GET, packager::download),
         ),
     ];
     let mut routes = Routes::default();

@@ -145,3 +145,19 @@ pub const CARVE_PART_PREFIX: &str = "PART#";
 pub fn carve_part(id: u64, part: u32) -> Key {
     Key::new(carve_partition(id), format!("{CARVE_PART_PREFIX}{part:05}"))
 }
+
+pub fn package(id: &str) -> Key {
+    Key::new(format!("PACKAGE#{id}"), "META")
+}
+
+/// Packages by expiry time, for the sweep (only unswept packages are listed).
+pub const PACKAGES_BY_EXPIRY: &str = "PACKAGES_BY_EXPIRY";
+
+pub fn packages_by_expiry(expires_at: i64, id: &str) -> Key {
+    Key::new(PACKAGES_BY_EXPIRY, format!("{expires_at:012}#{id}"))
+}
+
+/// The package built from the arguments with this keyed hash (while it is unexpired).
+pub fn package_dedupe(hash: &str) -> Key {
+    Key::new(format!("PACKAGE_ARGS#{hash}"), "META")
+}

@@ -2,6 +2,7 @@
 
 pub mod agent_options;
 pub mod app_config;
+pub mod blob_files;
 pub mod campaigns;
 pub mod carve_assembly;
 pub mod carves;
@@ -14,6 +15,7 @@ pub mod hosts;
 pub mod layout;
 pub mod live;
 pub mod orbit;
+pub mod packages;
 pub mod rate_limit;
 pub mod records;
 pub mod scheduled_queries;

@@ -73,3 +73,24 @@ impl RateLimit {
         Ok(self.verdict(count, window, now))
     }
 }
+
+/// Package creation per source address: a build costs minutes of worker time.
+pub const PACKAGE_CREATES: RateLimit = RateLimit {
+    name: "package-creates",
+    max: 60,
+    window_secs: 3600,
+};
+
+/// Status polls per package: clients poll every ~10 s; this allows one every 5 s on average.
+pub const PACKAGE_STATUS: RateLimit = RateLimit {
+    name: "package-status",
+    max: 720,
+    window_secs: 3600,
+};
+
+/// Downloads per package (each hands out a URL to 20-200 MB).
+pub const PACKAGE_DOWNLOADS: RateLimit = RateLimit {
+    name: "package-downloads",
+    max: 30,
+    window_secs: 3600,
+};

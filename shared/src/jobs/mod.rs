@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::app::AppInner;
 use crate::domain::carve_assembly::{self, AssemblyError};
+use crate::domain::packages::build::PackageJobError;
+use crate::domain::packages::{build as package_build, sweep};
 use crate::error::ApiError;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -14,6 +16,10 @@ use crate::error::ApiError;
 pub enum Job {
     /// Upload part `part` (0-based) of carve `carve` from its blocks.
     CarvePart { carve: u64, part: u32 },
+    /// Build package `package` (on the packager queue).
+    BuildPackage { package: String },
+    /// Delete expired packages (sent every minute by a schedule on AWS).
+    SweepPackages,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +29,10 @@ pub enum JobError {
     Unreadable(String),
     #[error(transparent)]
     Assembly(#[from] AssemblyError),
+    #[error(transparent)]
+    Package(#[from] PackageJobError),
+    #[error(transparent)]
+    Api(#[from] ApiError),
 }
 
 impl Job {
@@ -41,6 +51,11 @@ pub async fn handle(app: &AppInner, body: &str) -> Result<(), JobError> {
         Job::CarvePart { carve, part } => {
             let outcome = carve_assembly::assemble_part(app, carve, part).await?;
             tracing::debug!(carve, part, ?outcome, "carve part job");
+        }
+        Job::BuildPackage { package } => package_build::run(app, &package).await?,
+        Job::SweepPackages => {
+            let swept = sweep::sweep_expired(app).await?;
+            tracing::debug!(swept, "package sweep job");
         }
     }
     Ok(())

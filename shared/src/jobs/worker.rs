@@ -1,12 +1,13 @@
 //! The local job worker: polls the queue and runs each job, as the jobs Lambda does on AWS
 //! (where SQS invokes the function instead). Also sweeps expired carves, which S3 lifecycle
-//! rules do on AWS.
+//! rules do on AWS, and expired packages every minute, which a schedule does on AWS.
 
 use std::time::Duration;
 
 use super::handle;
 use crate::app::App;
 use crate::domain::carve_assembly;
+use crate::domain::packages::sweep;
 use crate::ports::QueueError;
 
 /// How long a received job stays hidden before it is delivered again if not acked.
@@ -14,6 +15,7 @@ pub const VISIBILITY: Duration = Duration::from_secs(120);
 const BATCH: usize = 4;
 const IDLE_WAIT: Duration = Duration::from_millis(200);
 const SWEEP_EVERY: Duration = Duration::from_secs(3600);
+const PACKAGE_SWEEP_EVERY: Duration = Duration::from_secs(60);
 
 /// Receives and runs jobs until the queue is empty; answers how many ran successfully.
 /// Failed jobs stay on the queue for a later delivery (and the dead letters after too many).
@@ -43,7 +45,14 @@ pub async fn drain(app: &App) -> Result<usize, QueueError> {
 /// Runs jobs as they arrive, forever (spawn it).
 pub async fn run(app: App) {
     let mut last_sweep: Option<tokio::time::Instant> = None;
+    let mut last_package_sweep: Option<tokio::time::Instant> = None;
     loop {
+        if last_package_sweep.is_none_or(|at| at.elapsed() >= PACKAGE_SWEEP_EVERY) {
+            last_package_sweep = Some(tokio::time::Instant::now());
+            if let Err(err) = sweep::sweep_expired(&app).await {
+                tracing::warn!(%err, "sweeping expired packages failed");
+            }
+        }
         if last_sweep.is_none_or(|at| at.elapsed() >= SWEEP_EVERY) {
             last_sweep = Some(tokio::time::Instant::now());
             match carve_assembly::sweep_expired(&app).await {

@@ -30,6 +30,8 @@ pub struct AwsResourceNames {
     pub bucket: String,
     pub queue_url: String,
     pub dlq_url: String,
+    /// The packager queue and its DLQ; package builds go to the jobs queue when unset.
+    pub packager_queue: Option<(String, String)>,
     pub result_stream: String,
     pub status_stream: String,
     /// Path-style S3 addressing (`<endpoint>/<bucket>/<key>`), for emulators such as moto.
@@ -46,6 +48,7 @@ fn env(name: &'static str) -> Result<String, ConfigError> {
 impl AwsResourceNames {
     /// From FLOTILLA_TABLE, FLOTILLA_BUCKET, FLOTILLA_QUEUE_URL, FLOTILLA_DLQ_URL,
     /// FLOTILLA_RESULT_STREAM, FLOTILLA_STATUS_STREAM (all required) and
+    /// FLOTILLA_PACKAGER_QUEUE_URL and FLOTILLA_PACKAGER_DLQ_URL (optional, together),
     /// FLOTILLA_S3_PATH_STYLE (optional, `1` or `true` for path-style S3).
     pub fn from_env() -> Result<Self, ConfigError> {
         Ok(AwsResourceNames {
@@ -53,6 +56,9 @@ impl AwsResourceNames {
             bucket: env("FLOTILLA_BUCKET")?,
             queue_url: env("FLOTILLA_QUEUE_URL")?,
             dlq_url: env("FLOTILLA_DLQ_URL")?,
+            packager_queue: env("FLOTILLA_PACKAGER_QUEUE_URL")
+                .ok()
+                .zip(env("FLOTILLA_PACKAGER_DLQ_URL").ok()),
             result_stream: env("FLOTILLA_RESULT_STREAM")?,
             status_stream: env("FLOTILLA_STATUS_STREAM")?,
             s3_path_style: matches!(
@@ -96,6 +102,13 @@ impl AwsPorts {
                 &names.queue_url,
                 &names.dlq_url,
             )),
+            packager_queue: {
+                let (queue, dlq) = names
+                    .packager_queue
+                    .clone()
+                    .unwrap_or_else(|| (names.queue_url.clone(), names.dlq_url.clone()));
+                Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(sdk), queue, dlq))
+            },
             secrets: Arc::new(SecretsManagerSecrets::new(
                 aws_sdk_secretsmanager::Client::new(sdk),
             )),

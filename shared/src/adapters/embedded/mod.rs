@@ -57,11 +57,17 @@ impl EmbeddedPorts {
             source,
         })?;
         let state = EmbeddedState::open(&data_dir.join(Self::DATABASE_FILE), clock.clone())?;
-        let queue = EmbeddedQueue::new(state.database(), clock.clone(), DEFAULT_MAX_RECEIVES)?;
+        let queue: Arc<EmbeddedQueue> = Arc::new(EmbeddedQueue::new(
+            state.database(),
+            clock.clone(),
+            DEFAULT_MAX_RECEIVES,
+        )?);
         Ok(Ports {
             state: Arc::new(state),
             blobs: Arc::new(DirBlobs::new(data_dir.join("blobs"))),
-            queue: Arc::new(queue),
+            // One worker runs every kind of job locally.
+            packager_queue: queue.clone(),
+            queue,
             secrets: Arc::new(StaticSecrets::new(secrets)),
             log_sink: Arc::new(DirLogSink::new(data_dir, clock)),
         })

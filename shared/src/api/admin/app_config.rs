@@ -1,4 +1,4 @@
-//! `GET/PATCH /api/v1/fleet/config`.
+//! `GET/PATCH /api/v1/fleet/config`, with the packager's URL (fleet-installers-packager-design.md).
 
 use axum::extract::State;
 use axum::Json;
@@ -6,26 +6,34 @@ use serde_json::{json, Value};
 
 use super::Admin;
 use crate::api::body::{parse, JsonBody};
+use crate::api::public_url::PublicUrl;
 use crate::app::App;
 use crate::domain::app_config::{self, AppConfig, AppConfigPatch};
 use crate::error::ApiResult;
 
-fn answer(config: &AppConfig) -> Json<Value> {
+/// `packager_url`: where the UI sends packager requests (this API serves them).
+fn answer(config: &AppConfig, base: &str) -> Json<Value> {
     Json(json!({
         "agent_options": config.agent_options,
         "org_info": config.org_info,
+        "packager_url": base,
     }))
 }
 
-pub async fn get(_: Admin, State(app): State<App>) -> ApiResult<Json<Value>> {
-    Ok(answer(&app_config::load(app.state()).await?))
+pub async fn get(
+    _: Admin,
+    State(app): State<App>,
+    PublicUrl(base): PublicUrl,
+) -> ApiResult<Json<Value>> {
+    Ok(answer(&app_config::load(app.state()).await?, &base))
 }
 
 pub async fn patch(
     _: Admin,
     State(app): State<App>,
+    PublicUrl(base): PublicUrl,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Value>> {
     let patch: AppConfigPatch = parse(body)?;
-    Ok(answer(&app_config::patch(app.state(), patch).await?))
+    Ok(answer(&app_config::patch(app.state(), patch).await?, &base))
 }

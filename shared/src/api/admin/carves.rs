@@ -1,10 +1,8 @@
 //! File carves in Fleet's shapes: `GET /api/v1/fleet/carves`, `/carves/{id}`,
 //! `/carves/{id}/block/{block_id}`, and the whole file at `/carves/{id}/download`.
 
-use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Json;
 use base64::Engine;
 use serde::Deserialize;
@@ -12,15 +10,13 @@ use serde_json::{json, Value};
 use std::time::Duration;
 
 use super::{Admin, Id};
+use crate::api::blob_download::{self, Download};
 use crate::app::App;
 use crate::domain::carves::{self, Carve};
 use crate::error::{ApiError, ApiResult};
-use crate::ports::BlobStore;
 
 /// How long a download URL works.
 const DOWNLOAD_URL_TTL: Duration = Duration::from_secs(15 * 60);
-/// The piece size the local download streams the file in.
-const DOWNLOAD_CHUNK: u64 = 1024 * 1024;
 
 #[derive(Deserialize)]
 pub struct ListOptions {
@@ -72,8 +68,7 @@ pub async fn block(
     })))
 }
 
-/// The whole carve: a redirect to a short-lived URL where the blob store can hand one out
-/// (S3; a Lambda answer could not carry more than 6 MB), else the bytes themselves.
+/// The whole carve (see `blob_download`).
 pub async fn download(_: Admin, State(app): State<App>, Id(id): Id) -> ApiResult<Response> {
     let carve = find(&app, id).await?;
     if carve.expired(app.clock.unix()) {
@@ -91,56 +86,15 @@ pub async fn download(_: Admin, State(app): State<App>, Id(id): Id) -> ApiResult
             }
         )));
     }
-    let blobs = app.ports.blobs.clone();
-    let name = carve.data_blob();
-    if let Some(url) = blobs.presigned_get(&name, DOWNLOAD_URL_TTL).await? {
-        // 303: clients fetch the URL with GET, and drop the admin token on the way (other host).
-        return Ok((
-            StatusCode::SEE_OTHER,
-            [(header::LOCATION, url.clone())],
-            Json(json!({ "url": url, "expires_in": DOWNLOAD_URL_TTL.as_secs() })),
-        )
-            .into_response());
-    }
-    let size = carve.carve_size;
-    let chunks = futures_util::stream::try_unfold(0u64, move |offset| {
-        let blobs = blobs.clone();
-        let name = name.clone();
-        async move {
-            if offset >= size {
-                return Ok::<_, ApiError>(None);
-            }
-            let chunk = read_chunk(blobs.as_ref(), &name, offset, size).await?;
-            Ok(Some((chunk.clone(), offset + chunk.len() as u64)))
-        }
-    });
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
-            (header::CONTENT_LENGTH, size.to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"carve-{id}.tar\""),
-            ),
-        ],
-        Body::from_stream(chunks),
+    blob_download::serve(
+        app.ports.blobs.clone(),
+        Download {
+            name: carve.data_blob(),
+            size: carve.carve_size,
+            file_name: &format!("carve-{id}.tar"),
+            content_type: "application/octet-stream",
+            url_ttl: DOWNLOAD_URL_TTL,
+        },
     )
-        .into_response())
-}
-
-async fn read_chunk(
-    blobs: &dyn BlobStore,
-    name: &str,
-    offset: u64,
-    size: u64,
-) -> Result<bytes::Bytes, ApiError> {
-    let chunk = blobs
-        .get_range(name, offset, DOWNLOAD_CHUNK.min(size - offset))
-        .await?;
-    if chunk.is_empty() {
-        return Err(ApiError::Internal(format!(
-            "{name} ends at {offset} of {size} bytes"
-        )));
-    }
-    Ok(chunk)
+    .await
 }

@@ -1,0 +1,8 @@
+//! The `packager-download` Lambda: only its route, over the AWS adapters.
+
+use flotilla::api::Group;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    flotilla::lambda::run(&[Group::PackagerDownload]).await
+}
