@@ -24,7 +24,9 @@ fn rpm_reads_what_the_builder_writes() {
         license: "https://github.com/fleetdm/fleet/blob/main/LICENSE".into(),
         source_date: 1_795_424_400,
     };
-    rpm::build(&layout, &meta, &package).expect("build");
+    let scratch = dir.path().join("scratch");
+    std::fs::create_dir_all(&scratch).expect("scratch");
+    rpm::build(&layout, &meta, &scratch, &package).expect("build");
 
     let info = run("rpm", &["-qpi"], Some(&package));
     for field in ["fleet-osquery", "1.38.0", "x86_64"] {

@@ -1,0 +1,180 @@
+//! The payload: the layout's files as a gzip-compressed cpio archive, written to a scratch file
+//! in one pass over the contents, which also gathers what the main header needs: each file's
+//! size, mode and SHA-256, and the SHA-256 and size of the archive before and after
+//! compression.
+
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Write};
+use std::path::Path;
+
+use super::cpio;
+use super::RpmError;
+use crate::layout::{Layout, Node};
+
+const S_IFREG: u32 = 0o100000;
+const S_IFLNK: u32 = 0o120000;
+
+/// One file of the package, as the header describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileRecord {
+    /// Absolute path.
+    pub path: String,
+    pub size: u32,
+    /// `st_mode`: type and permission bits.
+    pub mode: u32,
+    /// Hex SHA-256 of a regular file's contents; empty for a symlink.
+    pub digest: String,
+    /// A symlink's target; empty for a regular file.
+    pub link_to: String,
+}
+
+pub struct Payload {
+    /// In archive order (sorted by path), inode `i + 1`.
+    pub files: Vec<FileRecord>,
+    /// The compressed payload, as stored in the package.
+    pub len: u64,
+    pub digest: [u8; 32],
+    /// The uncompressed cpio archive.
+    pub archive_len: u64,
+    pub archive_digest: [u8; 32],
+}
+
+/// Passes writes on, hashing and counting what `inner` accepted.
+struct Hashing<W> {
+    inner: W,
+    hasher: Sha256,
+    len: u64,
+}
+
+impl<W: Write> Hashing<W> {
+    fn new(inner: W) -> Self {
+        Hashing {
+            inner,
+            hasher: Sha256::new(),
+            len: 0,
+        }
+    }
+
+    fn finish(self) -> (W, [u8; 32], u64) {
+        (self.inner, self.hasher.finalize().into(), self.len)
+    }
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+fn io_err(step: &'static str) -> impl Fn(io::Error) -> RpmError {
+    move |e| RpmError::Io(step, e)
+}
+
+/// Writes the payload of `layout` to `path`, every entry dated `mtime`, gzip at `level`.
+pub fn write(layout: &Layout, mtime: u32, level: u32, path: &Path) -> Result<Payload, RpmError> {
+    let mut entries: Vec<_> = layout.entries.iter().collect();
+    entries.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut seen = BTreeSet::new();
+    for entry in &entries {
+        if !entry.path.starts_with('/') || entry.path.ends_with('/') {
+            return Err(RpmError::BadPath(entry.path.clone()));
+        }
+        if !seen.insert(entry.path.as_str()) {
+            return Err(RpmError::DuplicatePath(entry.path.clone()));
+        }
+    }
+
+    let file = File::create(path).map_err(io_err("scratch file"))?;
+    let compressed = Hashing::new(BufWriter::with_capacity(1 << 16, file));
+    let mut archive = Hashing::new(GzEncoder::new(compressed, Compression::new(level)));
+    let mut files = Vec::with_capacity(entries.len());
+    let mut buffer = vec![0u8; 1 << 16];
+    for (index, entry) in entries.iter().enumerate() {
+        let name = format!(".{}", entry.path);
+        let too_large = || RpmError::TooLarge(entry.path.clone());
+        let mut header = cpio::Entry {
+            name: &name,
+            ino: u32::try_from(index + 1).map_err(|_| too_large())?,
+            mode: 0,
+            mtime,
+            size: 0,
+        };
+        let record = match &entry.node {
+            Node::File { contents, mode } => {
+                let len = contents.len().map_err(io_err("target file"))?;
+                header.size = u32::try_from(len).map_err(|_| too_large())?;
+                header.mode = S_IFREG | (mode & 0o7777);
+                cpio::write_header(&mut archive, &header).map_err(io_err("payload"))?;
+                let mut reader = contents.reader().map_err(io_err("target file"))?;
+                let mut hasher = Sha256::new();
+                let mut copied = 0u64;
+                loop {
+                    let n = match reader.read(&mut buffer) {
+                        Ok(0) => break,
+                        Ok(n) => n,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        Err(e) => return Err(RpmError::Io("target file", e)),
+                    };
+                    copied += n as u64;
+                    if copied > len {
+                        break;
+                    }
+                    hasher.update(&buffer[..n]);
+                    archive.write_all(&buffer[..n]).map_err(io_err("payload"))?;
+                }
+                if copied != len {
+                    return Err(RpmError::Changed(entry.path.clone()));
+                }
+                FileRecord {
+                    path: entry.path.clone(),
+                    size: header.size,
+                    mode: header.mode,
+                    digest: hex::encode(hasher.finalize()),
+                    link_to: String::new(),
+                }
+            }
+            Node::Symlink { target } => {
+                // A symlink's data is its target.
+                header.size = u32::try_from(target.len()).map_err(|_| too_large())?;
+                header.mode = S_IFLNK | 0o777;
+                cpio::write_header(&mut archive, &header).map_err(io_err("payload"))?;
+                archive
+                    .write_all(target.as_bytes())
+                    .map_err(io_err("payload"))?;
+                FileRecord {
+                    path: entry.path.clone(),
+                    size: header.size,
+                    mode: header.mode,
+                    digest: String::new(),
+                    link_to: target.clone(),
+                }
+            }
+        };
+        cpio::end_data(&mut archive, record.size).map_err(io_err("payload"))?;
+        files.push(record);
+    }
+    cpio::write_trailer(&mut archive).map_err(io_err("payload"))?;
+
+    let (gzip, archive_digest, archive_len) = archive.finish();
+    let compressed = gzip.finish().map_err(io_err("gzip"))?;
+    let (mut file, digest, len) = compressed.finish();
+    file.flush().map_err(io_err("scratch file"))?;
+    Ok(Payload {
+        files,
+        len,
+        digest,
+        archive_len,
+        archive_digest,
+    })
+}
