@@ -2,6 +2,10 @@
 //! in one pass over the contents, which also gathers what the main header needs: each file's
 //! size, mode and SHA-256, and the SHA-256 and size of the archive before and after
 //! compression.
+//!
+//! Two threads share the work: this one reads the files, hashes them and frames the archive;
+//! a second one compresses, hashes the compressed stream and writes it. At most a few chunks of
+//! 1 MiB are in flight between them, so memory stays bounded.
 
 use flate2::write::GzEncoder;
 use flate2::Compression;
@@ -10,10 +14,11 @@ use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::Path;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
 use super::cpio;
 use super::RpmError;
-use crate::layout::{Layout, Node};
+use crate::layout::{Entry, Layout, Node};
 
 const S_IFREG: u32 = 0o100000;
 const S_IFLNK: u32 = 0o120000;
@@ -96,8 +101,93 @@ pub fn write(layout: &Layout, mtime: u32, level: u32, path: &Path) -> Result<Pay
     }
 
     let file = File::create(path).map_err(io_err("scratch file"))?;
+    let (chunks, received) = sync_channel(CHUNKS_IN_FLIGHT);
+    std::thread::scope(|scope| {
+        let compressor = scope.spawn(move || compress(received, file, level));
+        let archived = write_archive(&entries, mtime, Chunks::new(chunks));
+        let compressed = compressor
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        // A compressor failure stops the archive too: report the compressor's error.
+        let (digest, len) = compressed.map_err(io_err("payload"))?;
+        let (files, archive_digest, archive_len) = archived?;
+        Ok(Payload {
+            files,
+            len,
+            digest,
+            archive_len,
+            archive_digest,
+        })
+    })
+}
+
+const CHUNK: usize = 1 << 20;
+const CHUNKS_IN_FLIGHT: usize = 4;
+
+/// Sends what is written to the compressor in chunks; dropping it ends the stream.
+struct Chunks {
+    sender: SyncSender<Vec<u8>>,
+    chunk: Vec<u8>,
+}
+
+impl Chunks {
+    fn new(sender: SyncSender<Vec<u8>>) -> Self {
+        Chunks {
+            sender,
+            chunk: Vec::with_capacity(CHUNK),
+        }
+    }
+
+    fn send(&mut self) -> io::Result<()> {
+        let chunk = std::mem::replace(&mut self.chunk, Vec::with_capacity(CHUNK));
+        self.sender
+            .send(chunk)
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the compressor stopped"))
+    }
+
+    /// Sends the last, partial chunk.
+    fn finish(mut self) -> io::Result<()> {
+        if self.chunk.is_empty() {
+            Ok(())
+        } else {
+            self.send()
+        }
+    }
+}
+
+impl Write for Chunks {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = buf.len().min(CHUNK - self.chunk.len());
+        self.chunk.extend_from_slice(&buf[..n]);
+        if self.chunk.len() == CHUNK {
+            self.send()?;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The second thread: gzips the chunks into `file`; answers the SHA-256 and length of what it
+/// wrote.
+fn compress(chunks: Receiver<Vec<u8>>, file: File, level: u32) -> io::Result<([u8; 32], u64)> {
     let compressed = Hashing::new(BufWriter::with_capacity(1 << 16, file));
-    let mut archive = Hashing::new(GzEncoder::new(compressed, Compression::new(level)));
+    let mut gzip = GzEncoder::new(compressed, Compression::new(level));
+    for chunk in chunks {
+        gzip.write_all(&chunk)?;
+    }
+    let (mut file, digest, len) = gzip.finish()?.finish();
+    file.flush()?;
+    Ok((digest, len))
+}
+
+type Archived = (Vec<FileRecord>, [u8; 32], u64);
+
+/// Writes the cpio archive of `entries` (sorted, checked) to `out`.
+fn write_archive(entries: &[&Entry], mtime: u32, out: Chunks) -> Result<Archived, RpmError> {
+    let mut archive = Hashing::new(out);
     let mut files = Vec::with_capacity(entries.len());
     let mut buffer = vec![0u8; 1 << 16];
     for (index, entry) in entries.iter().enumerate() {
@@ -166,15 +256,7 @@ pub fn write(layout: &Layout, mtime: u32, level: u32, path: &Path) -> Result<Pay
     }
     cpio::write_trailer(&mut archive).map_err(io_err("payload"))?;
 
-    let (gzip, archive_digest, archive_len) = archive.finish();
-    let compressed = gzip.finish().map_err(io_err("gzip"))?;
-    let (mut file, digest, len) = compressed.finish();
-    file.flush().map_err(io_err("scratch file"))?;
-    Ok(Payload {
-        files,
-        len,
-        digest,
-        archive_len,
-        archive_digest,
-    })
+    let (chunks, archive_digest, archive_len) = archive.finish();
+    chunks.finish().map_err(io_err("payload"))?;
+    Ok((files, archive_digest, archive_len))
 }
