@@ -260,3 +260,110 @@ fn write_archive(entries: &[&Entry], mtime: u32, out: Chunks) -> Result<Archived
     chunks.finish().map_err(io_err("payload"))?;
     Ok((files, archive_digest, archive_len))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layout::{Entry, Scripts};
+
+    fn layout(entries: Vec<Entry>) -> Layout {
+        let script = String::from("#!/bin/sh\n");
+        Layout {
+            entries,
+            scripts: Scripts {
+                post_install: script.clone(),
+                pre_remove: script.clone(),
+                post_remove: script,
+            },
+        }
+    }
+
+    fn file(path: &str, contents: &[u8]) -> Entry {
+        Entry {
+            path: path.into(),
+            node: Node::File {
+                contents: contents.to_vec().into(),
+                mode: 0o640,
+            },
+        }
+    }
+
+    #[test]
+    fn digests_and_sizes_describe_what_was_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("payload");
+        // Bigger than a chunk, so that several cross to the compressor.
+        let big: Vec<u8> = (0..3 * CHUNK as u32 + 5).map(|i| (i % 251) as u8).collect();
+        let entries = vec![
+            file("/b/big", &big),
+            Entry {
+                path: "/a/link".into(),
+                node: Node::Symlink {
+                    target: "../b/big".into(),
+                },
+            },
+        ];
+        let payload = write(&layout(entries), 7, 6, &path).unwrap();
+
+        let compressed = std::fs::read(&path).unwrap();
+        assert_eq!(payload.len, compressed.len() as u64);
+        assert_eq!(
+            payload.digest,
+            <[u8; 32]>::from(Sha256::digest(&compressed))
+        );
+        let mut archive = Vec::new();
+        flate2::read::GzDecoder::new(&compressed[..])
+            .read_to_end(&mut archive)
+            .unwrap();
+        assert_eq!(payload.archive_len, archive.len() as u64);
+        assert_eq!(
+            payload.archive_digest,
+            <[u8; 32]>::from(Sha256::digest(&archive))
+        );
+
+        // Sorted by path; the symlink's data is its target.
+        let paths: Vec<_> = payload.files.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(paths, ["/a/link", "/b/big"]);
+        let (link, big_file) = (&payload.files[0], &payload.files[1]);
+        assert_eq!((link.mode, link.size), (0o120777, 8));
+        assert_eq!(link.link_to, "../b/big");
+        assert_eq!(big_file.mode, 0o100640);
+        assert_eq!(big_file.size as usize, big.len());
+        assert_eq!(big_file.digest, hex::encode(Sha256::digest(&big)));
+        let at = archive
+            .windows(big.len())
+            .position(|w| w == &big[..])
+            .expect("contents in the archive");
+        assert_eq!(at % 4, 0, "data starts on a 4-byte boundary");
+    }
+
+    #[test]
+    fn duplicate_and_relative_paths_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("payload");
+        let twice = layout(vec![file("/a", b"1"), file("/a", b"2")]);
+        assert!(matches!(
+            write(&twice, 0, 6, &path),
+            Err(RpmError::DuplicatePath(p)) if p == "/a"
+        ));
+        let relative = layout(vec![file("etc/a", b"1")]);
+        assert!(matches!(
+            write(&relative, 0, 6, &path),
+            Err(RpmError::BadPath(_))
+        ));
+    }
+
+    #[test]
+    fn a_missing_target_file_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let entries = vec![Entry {
+            path: "/opt/osqueryd".into(),
+            node: Node::File {
+                contents: crate::contents::Contents::File(dir.path().join("missing")),
+                mode: 0o755,
+            },
+        }];
+        let result = write(&layout(entries), 0, 6, &dir.path().join("payload"));
+        assert!(matches!(result, Err(RpmError::Io("target file", _))));
+    }
+}
