@@ -57,7 +57,12 @@ pub fn build(
                 license: "https://fleetdm.com/legal/terms".into(),
                 source_date: SOURCE_DATE,
             };
-            rpm::build(&layout::linux(options, targets, "linux"), &meta, out)?;
+            rpm::build(
+                &layout::linux(options, targets, "linux"),
+                &meta,
+                scratch,
+                out,
+            )?;
         }
         PackageType::Pkg | PackageType::Msi => {
             return Err(BuildError::Unsupported(kind.as_str()));
