@@ -38,7 +38,7 @@ pub const CABINET_STREAM: &str = "orbit.cab";
 /// Windows Installer 5.0, as fleetctl's `InstallerVersion="500"`: the ACL table
 /// (MsiLockPermissionsEx) and the service failure actions need it. (x64 needs 200 or more.)
 pub const INSTALLER_VERSION: i32 = 500;
-/// Summary word count: short names off (0), compressed files (2), no admin image (0).
+/// Summary word count: long file names (0) + files compressed in a cabinet (2).
 pub const WORD_COUNT: i32 = 2;
 /// English (United States).
 pub const LANGUAGE: u16 = 1033;
