@@ -5,6 +5,7 @@ use std::path::Path;
 use crate::deb::{self, DebError, DebMeta};
 use crate::kind::PackageType;
 use crate::layout;
+use crate::msi::{self, MsiError, MsiMeta};
 use crate::options::{PackageOptions, Targets};
 use crate::rpm::{self, RpmError, RpmMeta};
 
@@ -19,6 +20,8 @@ pub enum BuildError {
     Deb(#[from] DebError),
     #[error(transparent)]
     Rpm(#[from] RpmError),
+    #[error(transparent)]
+    Msi(#[from] MsiError),
     #[error("{0} installers are not built yet")]
     Unsupported(&'static str),
 }
@@ -64,7 +67,20 @@ pub fn build(
                 out,
             )?;
         }
-        PackageType::Pkg | PackageType::Msi => {
+        PackageType::Msi => {
+            let meta = MsiMeta {
+                version: targets.version.clone(),
+                source_date: SOURCE_DATE,
+            };
+            msi::build(
+                &layout::windows(options, targets),
+                options,
+                &meta,
+                scratch,
+                out,
+            )?;
+        }
+        PackageType::Pkg => {
             return Err(BuildError::Unsupported(kind.as_str()));
         }
     }

@@ -2,8 +2,10 @@
 //! (wire-contracts.md, "fleetd packages"), which each format's writer turns into its archive.
 
 pub mod linux;
+pub mod windows;
 
 pub use linux::linux;
+pub use windows::windows;
 
 use crate::contents::Contents;
 
