@@ -6,6 +6,7 @@ use crate::deb::{self, DebError, DebMeta};
 use crate::kind::PackageType;
 use crate::layout;
 use crate::options::{PackageOptions, Targets};
+use crate::pkg::{self, PkgError, PkgMeta};
 use crate::rpm::{self, RpmError, RpmMeta};
 
 /// Every entry's modification time (2026-01-01T00:00:00Z): the same inputs give the same bytes.
@@ -13,12 +14,20 @@ pub const SOURCE_DATE: u32 = 1_767_225_600;
 
 pub const PACKAGE_NAME: &str = "fleet-osquery";
 
+/// The .pkg component's identifier, as `fleetctl package` names it (`pkgutil --pkgs` lists it).
+pub const PKG_IDENTIFIER: &str = "com.fleetdm.orbit.base.pkg";
+
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
     #[error(transparent)]
     Deb(#[from] DebError),
     #[error(transparent)]
     Rpm(#[from] RpmError),
+    #[error(transparent)]
+    Pkg(#[from] PkgError),
+    /// A target archive (an app bundle) that cannot be installed as it is.
+    #[error(transparent)]
+    Unpack(#[from] layout::UnpackError),
     #[error("{0} installers are not built yet")]
     Unsupported(&'static str),
 }
@@ -59,7 +68,17 @@ pub fn build(
             };
             rpm::build(&layout::linux(options, targets, "linux"), &meta, out)?;
         }
-        PackageType::Pkg | PackageType::Msi => {
+        PackageType::Pkg => {
+            let meta = PkgMeta {
+                identifier: PKG_IDENTIFIER.into(),
+                version: targets.version.clone(),
+                title: "Fleet osquery".into(),
+                mtime: SOURCE_DATE,
+            };
+            let layout = layout::macos(options, targets, scratch)?;
+            pkg::build(&layout, &meta, scratch, out)?;
+        }
+        PackageType::Msi => {
             return Err(BuildError::Unsupported(kind.as_str()));
         }
     }

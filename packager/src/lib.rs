@@ -1,6 +1,6 @@
 //! Builds fleetd installers the way `fleetctl package` lays them out (wire-contracts.md,
 //! "fleetd packages"), in pure Rust, from Linux: the layout of what is installed, independent
-//! of the format, and one writer per format (.deb, .rpm).
+//! of the format, and one writer per format (.deb, .rpm, .pkg).
 
 pub mod build;
 pub mod contents;
@@ -8,4 +8,6 @@ pub mod deb;
 pub mod kind;
 pub mod layout;
 pub mod options;
+pub mod pkg;
 pub mod rpm;
+pub mod xml;
