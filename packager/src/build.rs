@@ -7,12 +7,16 @@ use crate::kind::PackageType;
 use crate::layout;
 use crate::msi::{self, MsiError, MsiMeta};
 use crate::options::{PackageOptions, Targets};
+use crate::pkg::{self, PkgError, PkgMeta};
 use crate::rpm::{self, RpmError, RpmMeta};
 
 /// Every entry's modification time (2026-01-01T00:00:00Z): the same inputs give the same bytes.
 pub const SOURCE_DATE: u32 = 1_767_225_600;
 
 pub const PACKAGE_NAME: &str = "fleet-osquery";
+
+/// The .pkg component's identifier, as `fleetctl package` names it (`pkgutil --pkgs` lists it).
+pub const PKG_IDENTIFIER: &str = "com.fleetdm.orbit.base.pkg";
 
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
@@ -22,8 +26,11 @@ pub enum BuildError {
     Rpm(#[from] RpmError),
     #[error(transparent)]
     Msi(#[from] MsiError),
-    #[error("{0} installers are not built yet")]
-    Unsupported(&'static str),
+    #[error(transparent)]
+    Pkg(#[from] PkgError),
+    /// A target archive (an app bundle) that cannot be installed as it is.
+    #[error(transparent)]
+    Unpack(#[from] layout::UnpackError),
 }
 
 /// Builds a `kind` installer into `out`, using `scratch` (an existing, private directory).
@@ -81,7 +88,14 @@ pub fn build(
             )?;
         }
         PackageType::Pkg => {
-            return Err(BuildError::Unsupported(kind.as_str()));
+            let meta = PkgMeta {
+                identifier: PKG_IDENTIFIER.into(),
+                version: targets.version.clone(),
+                title: "Fleet osquery".into(),
+                mtime: SOURCE_DATE,
+            };
+            let layout = layout::macos(options, targets, scratch)?;
+            pkg::build(&layout, &meta, scratch, out)?;
         }
     }
     Ok(())

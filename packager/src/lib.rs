@@ -1,6 +1,6 @@
 //! Builds fleetd installers the way `fleetctl package` lays them out (wire-contracts.md,
 //! "fleetd packages"), in pure Rust, from Linux: the layout of what is installed, independent
-//! of the format, and one writer per format (.deb, .rpm, .msi).
+//! of the format, and one writer per format (.deb, .rpm, .pkg, .msi).
 
 pub mod build;
 pub mod contents;
@@ -9,5 +9,7 @@ pub mod kind;
 pub mod layout;
 pub mod msi;
 pub mod options;
+pub mod pkg;
 pub mod rpm;
 pub mod update_repository;
+pub mod xml;

@@ -1,42 +1,22 @@
 //! The Linux tree (.deb and .rpm): the same paths, modes, environment file, systemd unit and
 //! install/removal scripts as `fleetctl package`.
 
-use super::{file, symlink, Layout, Scripts};
+use super::{file, orbit_variables, symlink, Layout, Scripts};
 use crate::options::{PackageOptions, Targets};
 
-pub const ROOT: &str = "/opt/orbit";
+pub use super::ROOT;
 pub const ENV_FILE: &str = "/etc/default/orbit";
 pub const UNIT_FILE: &str = "/usr/lib/systemd/system/orbit.service";
 
 /// `/etc/default/orbit`: orbit's settings as `ORBIT_*` variables (it holds the secret: 0600).
-fn environment(options: &PackageOptions, has_fleet_pem: bool) -> String {
-    let flag = |on: bool| if on { "true" } else { "false" };
-    let mut lines = vec![
-        format!("ORBIT_FLEET_URL={}", options.fleet_url),
-        format!("ORBIT_ENROLL_SECRET={}", options.enroll_secret),
-        format!("ORBIT_UPDATE_URL={}", options.update_url),
-        format!("ORBIT_ORBIT_CHANNEL={}", options.orbit_channel),
-        format!("ORBIT_OSQUERYD_CHANNEL={}", options.osqueryd_channel),
-        format!("ORBIT_DESKTOP_CHANNEL={}", options.desktop_channel),
-        format!("ORBIT_UPDATE_INTERVAL={}", options.update_interval),
-        format!("ORBIT_FLEET_DESKTOP={}", flag(options.fleet_desktop)),
-        format!("ORBIT_INSECURE={}", flag(options.insecure)),
-        format!("ORBIT_DISABLE_UPDATES={}", flag(options.disable_updates)),
-        format!("ORBIT_DEBUG={}", flag(options.debug)),
-        format!("ORBIT_ENABLE_SCRIPTS={}", flag(options.enable_scripts)),
-    ];
-    if has_fleet_pem {
-        lines.push(format!("ORBIT_FLEET_CERTIFICATE={ROOT}/fleet.pem"));
-    }
-    if let Some(identifier) = &options.host_identifier {
-        lines.push(format!("ORBIT_HOST_IDENTIFIER={identifier}"));
-    }
-    if let Some(host) = &options.fleet_desktop_alternative_browser_host {
-        lines.push(format!(
-            "ORBIT_FLEET_DESKTOP_ALTERNATIVE_BROWSER_HOST={host}"
-        ));
-    }
-    lines.join("\n") + "\n"
+fn environment(options: &PackageOptions) -> String {
+    let mut variables = orbit_variables(options);
+    // Right after the URL, where `fleetctl package` writes it.
+    variables.insert(1, ("ORBIT_ENROLL_SECRET", options.enroll_secret.clone()));
+    variables
+        .iter()
+        .map(|(name, value)| format!("{name}={value}\n"))
+        .collect()
 }
 
 const UNIT: &str = "[Unit]
@@ -110,11 +90,7 @@ pub fn linux(options: &PackageOptions, targets: &Targets, platform: &str) -> Lay
             targets.osqueryd.clone(),
             0o755,
         ),
-        file(
-            ENV_FILE,
-            environment(options, options.fleet_certificate.is_some()),
-            0o600,
-        ),
+        file(ENV_FILE, environment(options), 0o600),
         file(
             format!("{ROOT}/osquery.flags"),
             options.osquery_flagfile.clone().unwrap_or_default(),

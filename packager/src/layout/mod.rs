@@ -2,12 +2,20 @@
 //! (wire-contracts.md, "fleetd packages"), which each format's writer turns into its archive.
 
 pub mod linux;
+pub mod macos;
+mod unpack;
 pub mod windows;
 
 pub use linux::linux;
+pub use macos::macos;
+pub use unpack::UnpackError;
 pub use windows::windows;
 
 use crate::contents::Contents;
+use crate::options::PackageOptions;
+
+/// Where every platform but Windows installs the agent.
+pub const ROOT: &str = "/opt/orbit";
 
 /// One thing the package installs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,4 +63,34 @@ pub(crate) fn symlink(path: impl Into<String>, target: impl Into<String>) -> Ent
             target: target.into(),
         },
     }
+}
+
+/// orbit's settings as `ORBIT_*` variables, without the enroll secret: Linux puts these and the
+/// secret in `/etc/default/orbit`; macOS puts these in the launch daemon's plist, which anyone
+/// can read, and the secret in its own file.
+pub(crate) fn orbit_variables(options: &PackageOptions) -> Vec<(&'static str, String)> {
+    let flag = |on: bool| if on { "true" } else { "false" }.to_string();
+    let mut variables = vec![
+        ("ORBIT_FLEET_URL", options.fleet_url.clone()),
+        ("ORBIT_UPDATE_URL", options.update_url.clone()),
+        ("ORBIT_ORBIT_CHANNEL", options.orbit_channel.clone()),
+        ("ORBIT_OSQUERYD_CHANNEL", options.osqueryd_channel.clone()),
+        ("ORBIT_DESKTOP_CHANNEL", options.desktop_channel.clone()),
+        ("ORBIT_UPDATE_INTERVAL", options.update_interval.clone()),
+        ("ORBIT_FLEET_DESKTOP", flag(options.fleet_desktop)),
+        ("ORBIT_INSECURE", flag(options.insecure)),
+        ("ORBIT_DISABLE_UPDATES", flag(options.disable_updates)),
+        ("ORBIT_DEBUG", flag(options.debug)),
+        ("ORBIT_ENABLE_SCRIPTS", flag(options.enable_scripts)),
+    ];
+    if options.fleet_certificate.is_some() {
+        variables.push(("ORBIT_FLEET_CERTIFICATE", format!("{ROOT}/fleet.pem")));
+    }
+    if let Some(identifier) = &options.host_identifier {
+        variables.push(("ORBIT_HOST_IDENTIFIER", identifier.clone()));
+    }
+    if let Some(host) = &options.fleet_desktop_alternative_browser_host {
+        variables.push(("ORBIT_FLEET_DESKTOP_ALTERNATIVE_BROWSER_HOST", host.clone()));
+    }
+    variables
 }
