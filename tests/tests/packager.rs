@@ -201,13 +201,7 @@ async fn deb_and_rpm_are_built_and_downloaded(family: Family) {
     );
     let answer = built(&f, &deb).await;
     assert_eq!(answer["status"], "success", "{answer}");
-    assert_eq!(
-        answer["download_url"],
-        format!(
-            "{}/download/{deb}",
-            f.base.replace("127.0.0.1", "127.0.0.1")
-        )
-    );
+    assert_eq!(answer["download_url"], format!("{}/download/{deb}", f.base));
     let (disposition, bytes) = download(&f, &deb).await;
     if family == Family::Embedded {
         assert!(
@@ -280,6 +274,101 @@ async fn deb_and_rpm_are_built_and_downloaded(family: Family) {
         .await
         .expect("list cache");
     assert_eq!(cached.len(), 2, "{cached:?}");
+}
+
+async fn pkg_and_msi_are_built_and_downloaded(family: Family) {
+    let f = Flotilla::start(family).await;
+    let repository = repository().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut request = repository.request("pkg");
+    request["fleet_desktop"] = json!(true);
+    let pkg = create(&f, request).await;
+    let msi = create(&f, repository.request("msi")).await;
+    f.run_jobs().await;
+    for id in [&pkg, &msi] {
+        let answer = status(&f, id).await;
+        assert_eq!(answer["status"], "success", "{answer}");
+    }
+
+    let (disposition, bytes) = download(&f, &pkg).await;
+    if family == Family::Embedded {
+        assert!(disposition.contains("fleet-osquery.pkg"), "{disposition}");
+    }
+    let path = dir.path().join("fleet-osquery.pkg");
+    std::fs::write(&path, &bytes).expect("write pkg");
+    let listing = tool("7z", &["l", path.to_str().expect("path")]);
+    for member in [
+        "Distribution",
+        "base.pkg/Payload",
+        "base.pkg/Bom",
+        "base.pkg/Scripts",
+    ] {
+        assert!(listing.contains(member), "{member} in\n{listing}");
+    }
+    let expanded = dir.path().join("pkg");
+    tool(
+        "7z",
+        &[
+            "x",
+            "-y",
+            &format!("-o{}", expanded.display()),
+            path.to_str().expect("path"),
+        ],
+    );
+    let payload = std::fs::read(expanded.join("base.pkg/Payload")).expect("payload");
+    let mut cpio = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&payload[..]), &mut cpio)
+        .expect("gzip payload");
+    let files = String::from_utf8_lossy(&cpio);
+    assert!(files.contains("opt/orbit/secret.txt"));
+    assert!(
+        files.contains("osquery.app/Contents/MacOS/osqueryd"),
+        "unpacked app"
+    );
+    assert!(files.contains("Fleet Desktop.app/Contents/MacOS/fleet-desktop"));
+    assert!(files.contains("Library/LaunchDaemons/com.fleetdm.orbit.plist"));
+
+    let (_, bytes) = download(&f, &msi).await;
+    let path = dir.path().join("fleet-osquery.msi");
+    std::fs::write(&path, &bytes).expect("write msi");
+    let services = tool(
+        "msiinfo",
+        &["export", path.to_str().expect("path"), "ServiceInstall"],
+    );
+    assert!(services.contains("Fleet osquery"), "{services}");
+    assert!(
+        services.contains("--fleet-url \"[FLEET_URL]\""),
+        "{services}"
+    );
+    let properties = tool(
+        "msiinfo",
+        &["export", path.to_str().expect("path"), "Property"],
+    );
+    assert!(
+        properties.contains("FLEET_URL\thttps://fleet.example.com"),
+        "{properties}"
+    );
+    let extracted = dir.path().join("msi");
+    tool(
+        "msiextract",
+        &[
+            "-C",
+            extracted.to_str().expect("dir"),
+            path.to_str().expect("path"),
+        ],
+    );
+    let secret = crate::files_named(&extracted, "secret.txt");
+    assert_eq!(
+        std::fs::read_to_string(&secret).expect("secret.txt").trim(),
+        SECRET
+    );
+}
+
+fn files_named(root: &std::path::Path, name: &str) -> std::path::PathBuf {
+    flotilla_tests::harness::files_under(root)
+        .into_iter()
+        .find(|p| p.file_name().is_some_and(|n| n == name))
+        .unwrap_or_else(|| panic!("{name} under {}", root.display()))
 }
 
 async fn identical_arguments_share_a_package(family: Family) {
@@ -544,6 +633,7 @@ async fn the_config_names_the_packager(family: Family) {
 
 both!(
     deb_and_rpm_are_built_and_downloaded,
+    pkg_and_msi_are_built_and_downloaded,
     identical_arguments_share_a_package,
     a_dead_update_server_fails_with_logs_and_retry_starts_again,
     packages_expire_and_the_sweep_deletes_them,

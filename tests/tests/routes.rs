@@ -15,7 +15,7 @@ use yaml_rust2::{Yaml, YamlLoader};
 
 /// Functions of template.yaml that serve no route (queue workers, schedules...).
 /// A function listed here must not have `HttpApi` events.
-const NON_API_FUNCTIONS: &[&str] = &["JobsFunction"];
+const NON_API_FUNCTIONS: &[&str] = &["JobsFunction", "PackagerWorkerFunction"];
 
 /// Logical id of the template's `AWS::Serverless::HttpApi`.
 const API_ID: &str = "Api";
@@ -546,4 +546,19 @@ fn self_check_reads_workspace_binaries() {
     ] {
         assert!(binaries.contains(name), "{name} not in {binaries:?}");
     }
+}
+
+/// The schedule's message is the sweep job as the jobs function reads it.
+#[test]
+fn the_package_sweep_schedule_sends_the_sweep_job() {
+    let template =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml"))
+            .expect("template.yaml");
+    let message = flotilla::jobs::Job::SweepPackages
+        .to_message()
+        .expect("message");
+    assert!(
+        template.contains(&format!("Input: '{message}'")),
+        "PackageSweepSchedule's Input must be {message}"
+    );
 }

@@ -31,7 +31,7 @@ enum Command {
     /// Print every route as "<function> <METHOD> <path>" and exit.
     Routes,
     /// Build one installer here, with the packager service's code (like `fleetctl package`).
-    Package(package::PackageArgs),
+    Package(Box<package::PackageArgs>),
 }
 
 #[derive(clap::Args)]
@@ -84,7 +84,7 @@ async fn main() -> Result<(), Error> {
             }
             Ok(())
         }
-        Some(Command::Package(args)) => package::run(args).await,
+        Some(Command::Package(args)) => package::run(*args).await,
         None => {
             flotilla::telemetry::init(false);
             serve(cli.serve).await

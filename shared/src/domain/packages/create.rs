@@ -21,8 +21,9 @@ pub async fn create(app: &App, request: CreateRequest) -> ApiResult<String> {
     if let Some(item) = store.get(&dedupe_key(&hash)).await? {
         let id = item.data["package_id"].as_str().unwrap_or_default();
         if let Some((package, _)) = load(store, id).await? {
-            let failed = matches!(effective(&package, now), Effective::Failed(_));
-            if !package.expired(now) && !(failed && request.retry) {
+            let retried = request.retry && matches!(effective(&package, now), Effective::Failed(_));
+            let reusable = !package.expired(now) && !retried;
+            if reusable {
                 return Ok(package.id);
             }
         }
