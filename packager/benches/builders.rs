@@ -124,16 +124,7 @@ fn stage_deb(layout: &Layout, root: &Path) {
         }
     }
     let meta = deb_meta();
-    let control = format!(
-        "Package: {}\nVersion: {}\nArchitecture: {}\nMaintainer: {}\nInstalled-Size: {}\n\
-         Section: admin\nPriority: optional\nDescription: {}\n",
-        meta.name,
-        meta.version,
-        meta.architecture,
-        meta.maintainer,
-        installed.div_ceil(1024),
-        meta.description
-    );
+    let control = deb::control_file(&meta, installed.div_ceil(1024));
     for (name, text, mode) in [
         ("control", control.as_str(), 0o644),
         ("md5sums", md5sums.as_str(), 0o644),

@@ -102,7 +102,8 @@ fn write_data<W: Write>(layout: &Layout, mtime: u64, out: W) -> Result<W, DebErr
     tar.into_inner().map_err(io("data.tar"))
 }
 
-fn control_file(meta: &DebMeta, installed_kib: u64) -> String {
+/// The `control` member (the benchmark stages the same one for `dpkg-deb --build`).
+pub fn control_file(meta: &DebMeta, installed_kib: u64) -> String {
     format!(
         "Package: {}\nVersion: {}\nArchitecture: {}\nMaintainer: {}\nInstalled-Size: {}\n\
          Section: admin\nPriority: optional\nDescription: {}\n",

@@ -17,14 +17,7 @@ fn rpm_reads_what_the_builder_writes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let layout = layout::linux(&full_options(), &targets(), "linux");
     let package = dir.path().join("fleet-osquery-1.38.0.x86_64.rpm");
-    let meta = RpmMeta {
-        name: "fleet-osquery".into(),
-        version: "1.38.0".into(),
-        architecture: "x86_64".into(),
-        summary: "Fleet osquery (orbit, osqueryd)".into(),
-        license: "https://github.com/fleetdm/fleet/blob/main/LICENSE".into(),
-        source_date: 1_795_424_400,
-    };
+    let meta = meta();
     let scratch = dir.path().join("scratch");
     std::fs::create_dir_all(&scratch).expect("scratch");
     rpm::build(&layout, &meta, &scratch, &package).expect("build");

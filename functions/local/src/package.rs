@@ -157,7 +157,7 @@ pub async fn run(args: PackageArgs) -> Result<(), Error> {
     let built = match built {
         Ok(built) => built,
         Err(Step::Failed(failure)) => return Err(failure.to_string().into()),
-        Err(Step::Store(err)) => return Err(err.to_string().into()),
+        Err(Step::Retry(err)) => return Err(err.to_string().into()),
         Err(Step::Abandoned) => return Err("the build was interrupted".into()),
     };
     std::fs::create_dir_all(&args.out)?;

@@ -1,7 +1,7 @@
 //! The Linux tree (.deb and .rpm): the same paths, modes, environment file, systemd unit and
 //! install/removal scripts as `fleetctl package`.
 
-use super::{file, orbit_variables, symlink, Layout, Scripts};
+use super::{certificate_files, file, orbit_variables, symlink, Layout, Scripts};
 use crate::options::{PackageOptions, Targets};
 
 pub use super::ROOT;
@@ -115,23 +115,7 @@ pub fn linux(options: &PackageOptions, targets: &Targets, platform: &str) -> Lay
     if options.service {
         entries.push(file(UNIT_FILE, UNIT, 0o644));
     }
-    if let Some(pem) = &options.fleet_certificate {
-        entries.push(file(format!("{ROOT}/fleet.pem"), pem.clone(), 0o644));
-    }
-    // The mTLS files where orbit (and flotilla-agent) look for them; keys for root only.
-    for (name, pair) in [
-        ("fleet_client", &options.fleet_tls_client),
-        ("update_client", &options.update_tls_client),
-    ] {
-        if let Some((certificate, key)) = pair {
-            entries.push(file(
-                format!("{ROOT}/{name}.crt"),
-                certificate.clone(),
-                0o644,
-            ));
-            entries.push(file(format!("{ROOT}/{name}.key"), key.clone(), 0o600));
-        }
-    }
+    entries.extend(certificate_files(options, &format!("{ROOT}/")));
     entries.sort_by(|a, b| a.path.cmp(&b.path));
     Layout {
         entries,

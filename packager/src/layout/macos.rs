@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use super::unpack::{unpack, UnpackError};
-use super::{file, orbit_variables, symlink, Entry, ROOT};
+use super::{certificate_files, file, orbit_variables, symlink, Entry, ROOT};
 use crate::options::{PackageOptions, Targets};
 use crate::xml::escape;
 
@@ -162,23 +162,7 @@ pub fn macos(
     if options.service {
         entries.push(file(PLIST_FILE, launch_daemon(options), 0o644));
     }
-    if let Some(pem) = &options.fleet_certificate {
-        entries.push(file(format!("{ROOT}/fleet.pem"), pem.clone(), 0o644));
-    }
-    // The mTLS files where orbit looks for them; keys for root only.
-    for (name, pair) in [
-        ("fleet_client", &options.fleet_tls_client),
-        ("update_client", &options.update_tls_client),
-    ] {
-        if let Some((certificate, key)) = pair {
-            entries.push(file(
-                format!("{ROOT}/{name}.crt"),
-                certificate.clone(),
-                0o644,
-            ));
-            entries.push(file(format!("{ROOT}/{name}.key"), key.clone(), 0o600));
-        }
-    }
+    entries.extend(certificate_files(options, &format!("{ROOT}/")));
     entries.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(MacosLayout {
         entries,

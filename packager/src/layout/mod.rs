@@ -65,6 +65,37 @@ pub(crate) fn symlink(path: impl Into<String>, target: impl Into<String>) -> Ent
     }
 }
 
+/// The Fleet server's certificate chain, under the agent's root.
+pub const FLEET_PEM: &str = "fleet.pem";
+
+/// The mTLS identities, as `(certificate, key)` file names under the agent's root.
+pub const FLEET_CLIENT: (&str, &str) = ("fleet_client.crt", "fleet_client.key");
+pub const UPDATE_CLIENT: (&str, &str) = ("update_client.crt", "update_client.key");
+
+/// The server certificate and the mTLS identities, where orbit looks for them under its root
+/// (`root` ends with a separator, or is empty for paths relative to the install folder); the
+/// keys are for root only.
+pub(crate) fn certificate_files(options: &PackageOptions, root: &str) -> Vec<Entry> {
+    let mut entries = Vec::new();
+    if let Some(pem) = &options.fleet_certificate {
+        entries.push(file(format!("{root}{FLEET_PEM}"), pem.clone(), 0o644));
+    }
+    for ((certificate_name, key_name), pair) in [
+        (FLEET_CLIENT, &options.fleet_tls_client),
+        (UPDATE_CLIENT, &options.update_tls_client),
+    ] {
+        if let Some((certificate, key)) = pair {
+            entries.push(file(
+                format!("{root}{certificate_name}"),
+                certificate.clone(),
+                0o644,
+            ));
+            entries.push(file(format!("{root}{key_name}"), key.clone(), 0o600));
+        }
+    }
+    entries
+}
+
 /// orbit's settings as `ORBIT_*` variables, without the enroll secret: Linux puts these and the
 /// secret in `/etc/default/orbit`; macOS puts these in the launch daemon's plist, which anyone
 /// can read, and the secret in its own file.

@@ -2,7 +2,7 @@
 //! `C:\Program Files\Orbit`. Paths are relative to that root, with `/` separators; the MSI
 //! writer maps each directory to a row of its Directory table.
 
-use super::{file, Entry};
+use super::{certificate_files, file, Entry};
 use crate::options::{PackageOptions, Targets};
 
 /// Where the package installs (the MSI's ORBITROOT, under ProgramFiles64Folder).
@@ -13,13 +13,8 @@ pub const INSTALL_ROOT: &str = r"C:\Program Files\Orbit";
 pub const SERVICE_EXE: &str = "bin/orbit/orbit.exe";
 
 pub const SECRET_FILE: &str = "secret.txt";
-pub const FLEET_PEM: &str = "fleet.pem";
 pub const OSQUERY_FLAGS: &str = "osquery.flags";
 pub const TUF_ROOT: &str = "tuf-root.json";
-
-/// The mTLS identities, as `(certificate, key)` file names under the root.
-pub const FLEET_CLIENT: (&str, &str) = ("fleet_client.crt", "fleet_client.key");
-pub const UPDATE_CLIENT: (&str, &str) = ("update_client.crt", "update_client.key");
 
 /// The files of a Windows fleetd package, sorted by path. Modes mean nothing to Windows
 /// Installer; they are kept as the Linux tree has them for a uniform `Entry`.
@@ -60,18 +55,7 @@ pub fn windows(options: &PackageOptions, targets: &Targets) -> Vec<Entry> {
             0o755,
         ));
     }
-    if let Some(pem) = &options.fleet_certificate {
-        entries.push(file(FLEET_PEM, pem.clone(), 0o644));
-    }
-    for ((certificate_name, key_name), pair) in [
-        (FLEET_CLIENT, &options.fleet_tls_client),
-        (UPDATE_CLIENT, &options.update_tls_client),
-    ] {
-        if let Some((certificate, key)) = pair {
-            entries.push(file(certificate_name, certificate.clone(), 0o644));
-            entries.push(file(key_name, key.clone(), 0o600));
-        }
-    }
+    entries.extend(certificate_files(options, ""));
     entries.sort_by(|a, b| a.path.cmp(&b.path));
     entries
 }

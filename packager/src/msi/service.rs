@@ -5,7 +5,8 @@
 //! reads that from `secret.txt` (`--enroll-secret-path`), since a service's command line is
 //! readable by every local user.
 
-use crate::layout::windows::{FLEET_CLIENT, FLEET_PEM, SECRET_FILE, UPDATE_CLIENT};
+use crate::layout::windows::SECRET_FILE;
+use crate::layout::{FLEET_CLIENT, FLEET_PEM, UPDATE_CLIENT};
 use crate::options::PackageOptions;
 
 /// The service's name (and display name), as fleetctl installs it.

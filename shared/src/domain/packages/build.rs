@@ -48,8 +48,8 @@ pub enum BuildFailure {
 pub enum Step {
     /// The package changed under us (expired, swept or finished by another delivery).
     Abandoned,
-    /// The state store failed: the job is delivered again.
-    Store(StoreError),
+    /// A store (state or blobs) is unavailable: the job is delivered again.
+    Retry(PackageJobError),
     /// The build cannot succeed: recorded as `fail` with the logs.
     Failed(BuildFailure),
 }
@@ -58,7 +58,7 @@ impl From<StoreError> for Step {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::ConditionFailed => Step::Abandoned,
-            other => Step::Store(other),
+            other => Step::Retry(other.into()),
         }
     }
 }
@@ -140,7 +140,7 @@ pub async fn run(app: &AppInner, id: &str) -> Result<(), PackageJobError> {
             tracing::info!(package = %id, "package changed during its build; stopped");
             Ok(())
         }
-        Err(Step::Store(err)) => Err(err.into()),
+        Err(Step::Retry(err)) => Err(err),
         Err(Step::Failed(failure)) => {
             log.push(format!("error: {failure}"));
             tracing::warn!(package = %id, error = %failure, "package build failed");
@@ -165,9 +165,7 @@ async fn steps(run: &mut Run<'_>, scratch: &Path, log: &mut Vec<String>) -> Resu
         Ok(bytes) => serde_json::from_slice::<PackageArgs>(&bytes)
             .map_err(|e| BuildFailure::BadArguments(e.to_string()))?,
         Err(BlobError::NotFound) => return Err(BuildFailure::NoArguments.into()),
-        Err(BlobError::Unavailable(detail)) => {
-            return Err(Step::Store(StoreError::Unavailable(detail)))
-        }
+        Err(err @ BlobError::Unavailable(_)) => return Err(Step::Retry(err.into())),
         Err(other) => return Err(TransferError::from(other).into()),
     };
     let built = build_file(app, &args, scratch, log, || run.stage(Stage::Building)).await?;

@@ -6,8 +6,9 @@ use bytes::Bytes;
 use super::dedupe;
 use super::request::CreateRequest;
 use super::status::{effective, Effective};
-use super::{dedupe_key, load, Package, Progress, Stage};
+use super::{deduped_package, load, Package, Progress, Stage};
 use crate::app::App;
+use crate::domain::layout;
 use crate::error::{ApiError, ApiResult};
 use crate::jobs::Job;
 use crate::ports::{Cond, Item, StoreError, WriteOp};
@@ -18,9 +19,8 @@ pub async fn create(app: &App, request: CreateRequest) -> ApiResult<String> {
     let store = app.state();
     let hash = dedupe::hash(app, &request.args).await?;
     let mut replaced = None;
-    if let Some(item) = store.get(&dedupe_key(&hash)).await? {
-        let id = item.data["package_id"].as_str().unwrap_or_default();
-        if let Some((package, _)) = load(store, id).await? {
+    if let Some(item) = store.get(&layout::package_dedupe(&hash)).await? {
+        if let Some((package, _)) = load(store, deduped_package(&item)).await? {
             let retried = request.retry && matches!(effective(&package, now), Effective::Failed(_));
             let reusable = !package.expired(now) && !retried;
             if reusable {
@@ -52,8 +52,11 @@ pub async fn create(app: &App, request: CreateRequest) -> ApiResult<String> {
         dedupe: hash.clone(),
         swept: false,
     };
-    let dedupe_item = Item::new(dedupe_key(&hash), serde_json::json!({ "package_id": id }))
-        .with_expiry(package.expires_at);
+    let dedupe_item = Item::new(
+        layout::package_dedupe(&hash),
+        serde_json::json!({ "package_id": id }),
+    )
+    .with_expiry(package.expires_at);
     let written = store
         .write(vec![
             WriteOp::Put {
@@ -71,11 +74,8 @@ pub async fn create(app: &App, request: CreateRequest) -> ApiResult<String> {
         Err(StoreError::ConditionFailed) => {
             // An identical create won the race: its package is the answer.
             let _ = app.ports.blobs.delete(&request_blob).await;
-            return match store.get(&dedupe_key(&hash)).await? {
-                Some(item) => Ok(item.data["package_id"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string()),
+            return match store.get(&layout::package_dedupe(&hash)).await? {
+                Some(item) => Ok(deduped_package(&item).to_string()),
                 None => Err(ApiError::Unavailable("concurrent create".into())),
             };
         }
@@ -93,11 +93,11 @@ pub async fn create(app: &App, request: CreateRequest) -> ApiResult<String> {
         let _ = store
             .write(vec![
                 WriteOp::Delete {
-                    key: super::super::layout::package(&id),
+                    key: layout::package(&id),
                     cond: Cond::None,
                 },
                 WriteOp::Delete {
-                    key: dedupe_key(&hash),
+                    key: layout::package_dedupe(&hash),
                     cond: Cond::None,
                 },
             ])

@@ -17,7 +17,7 @@ pub mod targets;
 use serde::{Deserialize, Serialize};
 
 use super::layout;
-use crate::ports::{Cond, Item, Key, StateStore, StoreError};
+use crate::ports::{Cond, Item, StateStore, StoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -79,16 +79,17 @@ pub const STALLED_AFTER_SECS: i64 = 20 * 60;
 pub const BLOB_PREFIX: &str = "packages/";
 
 impl Package {
-    pub fn request_blob(id: &str) -> String {
-        format!("{BLOB_PREFIX}{id}/request.json")
-    }
-
+    /// Everything a package leaves in the blob store is under this prefix.
     pub fn blob_prefix(id: &str) -> String {
         format!("{BLOB_PREFIX}{id}/")
     }
 
+    pub fn request_blob(id: &str) -> String {
+        Self::blob_prefix(id) + "request.json"
+    }
+
     pub fn file_blob(&self, file_name: &str) -> String {
-        format!("{BLOB_PREFIX}{}/{file_name}", self.id)
+        Self::blob_prefix(&self.id) + file_name
     }
 
     pub fn expired(&self, now: i64) -> bool {
@@ -122,9 +123,9 @@ pub async fn save(
     crate::ports::state::put(store, package.item()?, Cond::Version(version)).await
 }
 
-/// The key of the dedupe entry for a keyed hash.
-pub fn dedupe_key(hash: &str) -> Key {
-    layout::package_dedupe(hash)
+/// The package a dedupe entry points at.
+pub fn deduped_package(item: &Item) -> &str {
+    item.data["package_id"].as_str().unwrap_or_default()
 }
 
 impl Package {

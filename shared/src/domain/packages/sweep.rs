@@ -2,9 +2,9 @@
 //! secret) from the blob store, and the dedupe entry. Runs every minute (a scheduled job on
 //! AWS, the local worker's timer); the bucket's lifecycle rule on `packages/` is the backstop.
 
-use super::{dedupe_key, load, save, Package, BLOB_PREFIX};
+use super::{deduped_package, load, save, Package};
 use crate::app::AppInner;
-use crate::domain::layout::PACKAGES_BY_EXPIRY;
+use crate::domain::layout::{self, PACKAGES_BY_EXPIRY};
 use crate::error::ApiError;
 use crate::ports::state::query_all;
 use crate::ports::{Cond, Query, StoreError, WriteOp};
@@ -39,9 +39,9 @@ pub async fn sweep_expired(app: &AppInner) -> Result<usize, ApiError> {
             Err(other) => return Err(other.into()),
         }
         // Only this package's entry: a retry may have pointed it at a newer package.
-        let key = dedupe_key(&package.dedupe);
+        let key = layout::package_dedupe(&package.dedupe);
         if let Some(item) = store.get(&key).await? {
-            if item.data["package_id"].as_str() == Some(package.id.as_str()) {
+            if deduped_package(&item) == package.id {
                 let _ = store
                     .write(vec![WriteOp::Delete {
                         key,
@@ -62,7 +62,6 @@ async fn delete_blobs(app: &AppInner, package: &Package) -> Result<(), ApiError>
         .blobs
         .list(&Package::blob_prefix(&package.id))
         .await?;
-    debug_assert!(names.iter().all(|n| n.starts_with(BLOB_PREFIX)));
     if !names.is_empty() {
         app.ports.blobs.delete_many(&names).await?;
     }

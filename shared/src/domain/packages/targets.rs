@@ -2,7 +2,7 @@
 //! blob store by SHA-256 (targets change every few weeks; a second build downloads nothing),
 //! with the verified metadata kept per instance for a few minutes.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use packager::contents::Contents;
@@ -47,12 +47,6 @@ impl Default for RepositoryCache {
                 .time_to_live(METADATA_TTL)
                 .build(),
         )
-    }
-}
-
-impl RepositoryCache {
-    pub fn clear(&self) {
-        self.0.invalidate_all();
     }
 }
 
@@ -147,10 +141,9 @@ pub async fn fetch(
     tokio::fs::create_dir_all(&dir)
         .await
         .map_err(|e| TargetsError::Io(format!("creating {}", dir.display()), e))?;
-    let fetched = |component: &str| -> PathBuf { dir.join(component) };
-    let orbit_path = fetched("orbit");
-    let osqueryd_path = fetched("osqueryd");
-    let desktop_path = fetched("desktop");
+    let orbit_path = dir.join("orbit");
+    let osqueryd_path = dir.join("osqueryd");
+    let desktop_path = dir.join("desktop");
     fetch_one(app, &repository, &orbit, &orbit_path, log).await?;
     fetch_one(app, &repository, &osqueryd, &osqueryd_path, log).await?;
     if let Some(desktop) = &desktop {
