@@ -8,6 +8,7 @@ pub mod deb;
 pub mod kind;
 pub mod layout;
 pub mod msi;
+pub mod notary;
 pub mod options;
 pub mod pkg;
 pub mod rpm;

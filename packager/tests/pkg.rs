@@ -11,6 +11,7 @@ use packager::build::{build, BuildError};
 use packager::contents::Contents;
 use packager::kind::PackageType;
 use packager::options::{PackageOptions, Targets};
+use packager::pkg::sign::{sign, verify, SignError, SigningIdentity};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -500,4 +501,103 @@ fn an_app_archive_escaping_its_directory_is_refused() {
             .count();
         assert_eq!(unpacked, 0, "nothing of the archive is written");
     }
+}
+
+/// A self-signed RSA "Developer ID Installer" identity as PEM (certificate, then PKCS#8 key),
+/// the shape `--macos-devid-pem-content` takes.
+pub fn test_identity(algorithm: &'static rcgen::SignatureAlgorithm) -> String {
+    let key = rcgen::KeyPair::generate_for(algorithm).expect("key");
+    let mut params = rcgen::CertificateParams::default();
+    params.distinguished_name.push(
+        rcgen::DnType::CommonName,
+        "Developer ID Installer: Flotilla Test (TEST123456)",
+    );
+    let certificate = params.self_signed(&key).expect("certificate");
+    format!("{}{}", certificate.pem(), key.serialize_pem())
+}
+
+#[test]
+fn a_signed_package_verifies_and_still_reads_as_a_flat_package() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let targets = mac_targets(dir.path());
+    let package = build_pkg(&full_options(), &targets, dir.path());
+    let identity =
+        SigningIdentity::from_pem(&test_identity(&rcgen::PKCS_RSA_SHA256)).expect("identity");
+    assert!(
+        format!("{identity:?}").contains("Flotilla Test"),
+        "{identity:?}"
+    );
+    assert!(!format!("{identity:?}").contains("PRIVATE"), "{identity:?}");
+
+    // Unsigned, it does not verify.
+    assert!(matches!(verify(&package), Err(SignError::Verify(_))));
+
+    let signed = dir.path().join("signed.pkg");
+    sign(&identity, None, &package, &signed).expect("sign");
+    let signer = verify(&signed).expect("verifies");
+    assert_eq!(
+        signer.subject_common_name().as_deref(),
+        Some("Developer ID Installer: Flotilla Test (TEST123456)")
+    );
+
+    // The members are unchanged: bsdtar extracts the signed package, checking every checksum,
+    // and its Payload is the unsigned one's.
+    let out = dir.path().join("signed-out");
+    std::fs::create_dir_all(&out).expect("dir");
+    sh(&format!("bsdtar -xf '{}'", signed.display()), &out);
+    let unsigned_out = dir.path().join("unsigned-out");
+    std::fs::create_dir_all(&unsigned_out).expect("dir");
+    sh(
+        &format!("bsdtar -xf '{}'", package.display()),
+        &unsigned_out,
+    );
+    for member in [
+        "Distribution",
+        "base.pkg/Payload",
+        "base.pkg/Scripts",
+        "base.pkg/Bom",
+    ] {
+        assert_eq!(
+            std::fs::read(out.join(member)).expect("signed member"),
+            std::fs::read(unsigned_out.join(member)).expect("unsigned member"),
+            "{member}"
+        );
+    }
+    let listing = run("7z", &["l"], Some(&signed));
+    assert!(listing.contains("base.pkg/Payload"), "{listing}");
+
+    // A changed byte in the signed table of contents breaks the checksum the signatures cover.
+    let mut tampered = std::fs::read(&signed).expect("signed");
+    tampered[40] ^= 0x01;
+    let tampered_path = dir.path().join("tampered.pkg");
+    std::fs::write(&tampered_path, tampered).expect("write");
+    assert!(verify(&tampered_path).is_err());
+}
+
+#[test]
+fn unusable_signing_identities_are_refused_with_the_reason() {
+    let rsa = test_identity(&rcgen::PKCS_RSA_SHA256);
+    let (certificate, key) = rsa.split_at(rsa.find("-----BEGIN PRIVATE KEY").expect("key"));
+    assert!(matches!(
+        SigningIdentity::from_pem(certificate),
+        Err(SignError::NoPrivateKey)
+    ));
+    assert!(matches!(
+        SigningIdentity::from_pem(key),
+        Err(SignError::NoCertificate)
+    ));
+    let other = test_identity(&rcgen::PKCS_RSA_SHA256);
+    let other_key = &other[other.find("-----BEGIN PRIVATE KEY").expect("key")..];
+    assert!(matches!(
+        SigningIdentity::from_pem(&format!("{certificate}{other_key}")),
+        Err(SignError::KeyMismatch(subject)) if subject.contains("Flotilla Test")
+    ));
+    assert!(matches!(
+        SigningIdentity::from_pem(&test_identity(&rcgen::PKCS_ECDSA_P256_SHA256)),
+        Err(SignError::NotRsa)
+    ));
+    assert!(matches!(
+        SigningIdentity::from_pem("not pem at all"),
+        Err(SignError::NoPrivateKey | SignError::Pem(_))
+    ));
 }

@@ -45,6 +45,20 @@ pub struct PackagerSettings {
     pub update_root: Option<String>,
     /// Name of the key for the arguments' keyed hash in the secret store.
     pub key_secret: String,
+    /// Name of the secret holding the Developer ID Installer identity (PEM: certificate chain
+    /// and PKCS#8 key) that signs .pkg installers; unsigned without it.
+    pub signing_secret: Option<String>,
+    /// The RFC 3161 server that countersigns .pkg signatures (none: no timestamp).
+    pub timestamp_url: Option<String>,
+    /// Name of the secret holding App Store Connect API credentials (JSON) that notarize
+    /// signed .pkg installers; not notarized without it.
+    pub notary_secret: Option<String>,
+    /// The Notary API's root.
+    pub notary_url: String,
+    /// An S3 endpoint for the notarization upload instead of AWS's (a stand-in's, in tests).
+    pub notary_upload_endpoint: Option<String>,
+    /// How long to wait between questions to the notary service.
+    pub notary_poll: std::time::Duration,
 }
 
 impl PackagerSettings {
@@ -52,6 +66,18 @@ impl PackagerSettings {
     pub const DEFAULT_UPDATE_URL: &'static str = "https://updates.fleetdm.com";
     /// The name the embedded secret store uses for the dedupe key.
     pub const LOCAL_KEY: &'static str = "packager-key";
+    /// The names the embedded secret store uses for the signing identity and notary credentials.
+    pub const LOCAL_SIGNING_IDENTITY: &'static str = "packager-signing-identity";
+    pub const LOCAL_NOTARY_CREDENTIALS: &'static str = "packager-notary-credentials";
+    pub const DEFAULT_NOTARY_POLL: std::time::Duration = std::time::Duration::from_secs(30);
+
+    /// Notarization needs a signed package: Apple refuses unsigned installers.
+    pub fn check(&self) -> Result<(), String> {
+        if self.notary_secret.is_some() && self.signing_secret.is_none() {
+            return Err("notarization needs a signing identity (Apple notarizes only Developer ID-signed packages)".into());
+        }
+        Ok(())
+    }
 }
 
 impl Default for PackagerSettings {
@@ -61,6 +87,12 @@ impl Default for PackagerSettings {
             update_url: Self::DEFAULT_UPDATE_URL.to_string(),
             update_root: None,
             key_secret: Self::LOCAL_KEY.to_string(),
+            signing_secret: None,
+            timestamp_url: Some(packager::pkg::sign::APPLE_TIMESTAMP_URL.to_string()),
+            notary_secret: None,
+            notary_url: packager::notary::APPLE_NOTARY_URL.to_string(),
+            notary_upload_endpoint: None,
+            notary_poll: Self::DEFAULT_NOTARY_POLL,
         }
     }
 }
@@ -124,5 +156,20 @@ impl Deref for App {
 
     fn deref(&self) -> &AppInner {
         &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PackagerSettings;
+
+    #[test]
+    fn notarization_without_a_signing_identity_is_refused() {
+        let mut settings = PackagerSettings::default();
+        assert!(settings.check().is_ok());
+        settings.notary_secret = Some("notary".into());
+        assert!(settings.check().is_err());
+        settings.signing_secret = Some("signing".into());
+        assert!(settings.check().is_ok());
     }
 }

@@ -47,6 +47,16 @@ fn settings_from_env() -> Result<Settings, StartupError> {
         packager.update_url = url;
     }
     packager.update_root = non_empty_env("FLOTILLA_PACKAGER_UPDATE_ROOT");
+    packager.signing_secret = non_empty_env("FLOTILLA_PACKAGER_SIGNING_SECRET");
+    packager.notary_secret = non_empty_env("FLOTILLA_PACKAGER_NOTARY_SECRET");
+    match non_empty_env("FLOTILLA_PACKAGER_TIMESTAMP_URL").as_deref() {
+        Some("none") => packager.timestamp_url = None,
+        Some(url) => packager.timestamp_url = Some(url.to_string()),
+        None => {}
+    }
+    packager
+        .check()
+        .map_err(|e| StartupError::InvalidEnv("FLOTILLA_PACKAGER_NOTARY_SECRET", e))?;
     settings.public_url = non_empty_env("FLOTILLA_PUBLIC_URL");
     Ok(settings)
 }

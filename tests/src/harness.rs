@@ -114,8 +114,31 @@ fn counted(mut ports: Ports) -> (Ports, Arc<StoreCalls>) {
     (ports, calls)
 }
 
+/// What a test adds to the default deployment: secrets (by name) and settings. `settings` is
+/// given the stored name of each secret (Secrets Manager's names are made unique per test).
+#[derive(Default)]
+pub struct Setup {
+    pub secrets: Vec<(String, String)>,
+    #[allow(clippy::type_complexity)]
+    pub settings: Option<Box<dyn Fn(&mut Settings, &dyn Fn(&str) -> String)>>,
+}
+
+impl Setup {
+    fn apply(&self, settings: &mut Settings, names: &HashMap<String, String>) {
+        if let Some(configure) = &self.settings {
+            configure(settings, &|name| {
+                names.get(name).cloned().unwrap_or_else(|| name.to_string())
+            });
+        }
+    }
+}
+
 impl Flotilla {
     pub async fn start(family: Family) -> Flotilla {
+        Self::start_with(family, Setup::default()).await
+    }
+
+    pub async fn start_with(family: Family, setup: Setup) -> Flotilla {
         let clock = Arc::new(ManualClock::new(Utc::now()));
         let admin_token = random_secret();
         let enroll_secret = random_secret();
@@ -124,14 +147,16 @@ impl Flotilla {
         let (router, data_dir, aws, jobs) = match family {
             Family::Embedded => {
                 let dir = tempfile::tempdir().expect("tempdir");
-                let secrets = HashMap::from([
+                let mut secrets = HashMap::from([
                     (Settings::LOCAL_ADMIN_TOKEN.to_string(), admin_token.clone()),
                     (PackagerSettings::LOCAL_KEY.to_string(), random_secret()),
                 ]);
+                secrets.extend(setup.secrets.iter().cloned());
                 let ports = EmbeddedPorts::open(dir.path(), clock.clone(), secrets)
                     .expect("embedded ports");
                 let (ports, counter) = counted(ports);
-                let settings = Settings::new(Settings::LOCAL_ADMIN_TOKEN);
+                let mut settings = Settings::new(Settings::LOCAL_ADMIN_TOKEN);
+                setup.apply(&mut settings, &HashMap::new());
                 let app = App::with_clock(ports, settings, clock.clone());
                 for group in Group::ALL {
                     calls.insert(group, counter.clone());
@@ -159,6 +184,19 @@ impl Flotilla {
                     .await
                     .expect("create packager key in moto");
                 settings.packager.key_secret = key_name;
+                let mut stored_names = HashMap::new();
+                for (name, value) in &setup.secrets {
+                    let stored = format!("{name}-{}", uuid::Uuid::new_v4());
+                    aws_sdk_secretsmanager::Client::new(&sdk)
+                        .create_secret()
+                        .name(&stored)
+                        .secret_string(value)
+                        .send()
+                        .await
+                        .expect("create a test's secret in moto");
+                    stored_names.insert(name.clone(), stored);
+                }
+                setup.apply(&mut settings, &stored_names);
                 let mut routers = HashMap::new();
                 for group in Group::ALL {
                     let (ports, counter) =
@@ -219,6 +257,15 @@ impl Flotilla {
 
     pub fn advance_secs(&self, secs: i64) {
         self.clock.advance(chrono::Duration::seconds(secs));
+    }
+
+    /// Lets `secs` pass for delayed queue messages: SQS (moto) keeps real time, the embedded
+    /// queue the test clock.
+    pub async fn let_pass(&self, secs: u64) {
+        self.advance_secs(secs as i64);
+        if self.family == Family::Moto {
+            tokio::time::sleep(std::time::Duration::from_secs(secs)).await;
+        }
     }
 
     pub fn client(&self, uuid: &str) -> crate::osquery_client::OsqueryClient {

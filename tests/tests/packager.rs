@@ -18,7 +18,10 @@ use std::process::Command;
 use flotilla::domain::packages::targets::CACHE_PREFIX;
 use flotilla::jobs::Job;
 use flotilla_tests::both;
-use flotilla_tests::harness::{Family, Flotilla};
+use flotilla_tests::harness::{Family, Flotilla, Setup};
+use flotilla_tests::moto as moto_server;
+use flotilla_tests::notary_stand_in::{ApiKey, NotaryStandIn};
+use packager::pkg::sign::verify;
 use server::{dead_url, FileServer};
 use tuf::{in_days, Published, TufRepo};
 
@@ -296,6 +299,10 @@ async fn pkg_and_msi_are_built_and_downloaded(family: Family) {
     }
     let path = dir.path().join("fleet-osquery.pkg");
     std::fs::write(&path, &bytes).expect("write pkg");
+    assert!(
+        verify(&path).is_err(),
+        "unsigned: the deployment has no signing identity"
+    );
     let listing = tool("7z", &["l", path.to_str().expect("path")]);
     for member in [
         "Distribution",
@@ -641,4 +648,192 @@ both!(
     rate_limits_answer_429,
     every_bad_field_is_refused_by_name,
     the_config_names_the_packager,
+    a_pkg_is_signed_when_the_deployment_has_an_identity,
+    a_signed_pkg_is_notarized_before_it_is_ready,
+    a_refused_notarization_fails_with_apples_log,
 );
+
+// ---------------------------------------------------------------- signing and notarization
+
+const SIGNER: &str = "Developer ID Installer: Flotilla Test (TEST123456)";
+
+/// A Developer ID Installer stand-in identity: a self-signed RSA certificate and its key (PEM).
+fn signing_identity() -> String {
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).expect("RSA key");
+    let mut params = rcgen::CertificateParams::default();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, SIGNER);
+    let certificate = params.self_signed(&key).expect("certificate");
+    format!("{}{}", certificate.pem(), key.serialize_pem())
+}
+
+/// An App Store Connect API key (EC P-256), as Apple issues them.
+fn api_key() -> ApiKey {
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("EC key");
+    ApiKey::generate(key.serialize_pem(), key.public_key_pem())
+}
+
+/// The time between notarization checks in these tests (SQS delays are whole seconds).
+const POLL_SECS: u64 = 3;
+
+/// A deployment that signs with `signing` (a secret name that may be missing) and, given a
+/// stand-in, notarizes through it.
+async fn signing_deployment(
+    family: Family,
+    identity: Option<String>,
+    notary: Option<(&NotaryStandIn, &ApiKey)>,
+) -> Flotilla {
+    let mut secrets = Vec::new();
+    if let Some(pem) = identity {
+        secrets.push(("signing".to_string(), pem));
+    }
+    let mut notary_settings = None;
+    if let Some((stand_in, key)) = notary {
+        secrets.push(("notary".to_string(), key.credentials_json.clone()));
+        notary_settings = Some((stand_in.url.clone(), moto_server::endpoint().await));
+    }
+    Flotilla::start_with(
+        family,
+        Setup {
+            secrets,
+            settings: Some(Box::new(move |settings, name| {
+                let packager = &mut settings.packager;
+                packager.signing_secret = Some(name("signing"));
+                // Offline: no time-stamp server.
+                packager.timestamp_url = None;
+                if let Some((url, upload)) = &notary_settings {
+                    packager.notary_secret = Some(name("notary"));
+                    packager.notary_url = url.clone();
+                    packager.notary_upload_endpoint = Some(upload.clone());
+                    packager.notary_poll = std::time::Duration::from_secs(POLL_SECS);
+                }
+            })),
+        },
+    )
+    .await
+}
+
+/// Downloads the package and checks its signatures; answers the path and the signer's name.
+async fn verified_download(
+    f: &Flotilla,
+    id: &str,
+    dir: &std::path::Path,
+) -> (std::path::PathBuf, String) {
+    let (_, bytes) = download(f, id).await;
+    let path = dir.join(format!("{id}.pkg"));
+    std::fs::write(&path, &bytes).expect("write pkg");
+    let signer = verify(&path).expect("the downloaded package verifies");
+    let listing = tool("7z", &["l", path.to_str().expect("path")]);
+    assert!(listing.contains("base.pkg/Payload"), "{listing}");
+    (path, signer.subject_common_name().unwrap_or_default())
+}
+
+async fn a_pkg_is_signed_when_the_deployment_has_an_identity(family: Family) {
+    let repository = repository().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let identity = signing_identity();
+    let f = signing_deployment(family, Some(identity.clone()), None).await;
+    let pkg = create(&f, repository.request("pkg")).await;
+    let deb = create(&f, repository.request("deb")).await;
+    f.run_jobs().await;
+    for id in [&pkg, &deb] {
+        let answer = status(&f, id).await;
+        assert_eq!(answer["status"], "success", "{answer}");
+    }
+    let (_, signer) = verified_download(&f, &pkg, dir.path()).await;
+    assert_eq!(signer, SIGNER);
+
+    // A deployment naming an identity that is not in the secret store: a readable failure
+    // that shows no key material.
+    let f = signing_deployment(family, None, None).await;
+    let pkg = create(&f, repository.request("pkg")).await;
+    let answer = built(&f, &pkg).await;
+    assert_eq!(answer["status"], "fail", "{answer}");
+    let logs = answer["logs"].as_str().expect("logs");
+    assert!(logs.contains("signing identity secret"), "{logs}");
+    assert!(logs.contains("does not exist"), "{logs}");
+    assert!(!logs.contains("PRIVATE KEY"), "{logs}");
+}
+
+async fn a_signed_pkg_is_notarized_before_it_is_ready(family: Family) {
+    let repository = repository().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = api_key();
+    let stand_in = NotaryStandIn::start(&key, &moto_server::sdk_config().await, false).await;
+    let f = signing_deployment(family, Some(signing_identity()), Some((&stand_in, &key))).await;
+    let pkg = create(&f, repository.request("pkg")).await;
+
+    // The worker signs, stores and submits the installer, then leaves Apple to work.
+    assert_eq!(
+        built(&f, &pkg).await,
+        json!({"status": "in-progress", "stage": "notarizing"})
+    );
+    let submissions = stand_in.submissions();
+    assert_eq!(submissions.len(), 1, "{submissions:?}");
+    assert_eq!(submissions[0].name, "fleet-osquery.pkg");
+    let (code, answer) = call(&f, "GET", &format!("/download/{pkg}"), None).await;
+    assert_eq!(
+        code,
+        StatusCode::CONFLICT,
+        "not downloadable before Apple's verdict: {answer}"
+    );
+
+    // First check: still in progress. Second: accepted.
+    f.let_pass(POLL_SECS + 1).await;
+    assert_eq!(
+        built(&f, &pkg).await,
+        json!({"status": "in-progress", "stage": "notarizing"})
+    );
+    f.let_pass(POLL_SECS + 1).await;
+    let answer = built(&f, &pkg).await;
+    assert_eq!(answer["status"], "success", "{answer}");
+    assert_eq!(stand_in.submissions()[0].status_requests, 2);
+
+    // What is downloaded is what Apple was sent, signed.
+    let (path, signer) = verified_download(&f, &pkg, dir.path()).await;
+    assert_eq!(signer, SIGNER);
+    let sent = &stand_in.submissions()[0].sha256;
+    let bytes = std::fs::read(&path).expect("pkg");
+    use sha2::Digest;
+    assert_eq!(&hex_of(&sha2::Sha256::digest(&bytes)), sent);
+    assert_eq!(stand_in.refused_tokens(), 0, "every token was valid");
+
+    // A second delivery of the last check changes nothing.
+    let job = Job::CheckNotarization {
+        package: pkg.clone(),
+    }
+    .to_message()
+    .expect("job");
+    f.jobs.ports.packager_queue.send(&job).await.expect("send");
+    f.run_jobs().await;
+    assert_eq!(status(&f, &pkg).await["status"], "success");
+    assert_eq!(stand_in.submissions()[0].status_requests, 2);
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+async fn a_refused_notarization_fails_with_apples_log(family: Family) {
+    let repository = repository().await;
+    let key = api_key();
+    let stand_in = NotaryStandIn::start(&key, &moto_server::sdk_config().await, true).await;
+    let f = signing_deployment(family, Some(signing_identity()), Some((&stand_in, &key))).await;
+    let pkg = create(&f, repository.request("pkg")).await;
+    assert_eq!(built(&f, &pkg).await["stage"], "notarizing");
+    for _ in 0..2 {
+        f.let_pass(POLL_SECS + 1).await;
+        f.run_jobs().await;
+    }
+    let answer = status(&f, &pkg).await;
+    assert_eq!(answer["status"], "fail", "{answer}");
+    let logs = answer["logs"].as_str().expect("logs");
+    assert!(logs.contains("\"Invalid\""), "{logs}");
+    assert!(logs.contains("SDK older than the 10.9 SDK"), "{logs}");
+    assert!(
+        logs.contains("Archive contains critical validation errors"),
+        "{logs}"
+    );
+    assert!(!logs.contains("PRIVATE KEY"), "{logs}");
+}

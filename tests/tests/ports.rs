@@ -159,6 +159,7 @@ contract!(
     presigned_get_serves_the_bytes,
     queue_visibility_redelivery_and_ack,
     queue_dead_letters_after_max_receives,
+    queue_delayed_messages_wait_their_delay,
     log_lines_arrive_once,
     secrets_get_and_not_found,
 );
@@ -1627,6 +1628,33 @@ async fn presigned_get_serves_the_bytes(env: Env) {
 }
 
 // ---------------------------------------------------------------- queue
+
+async fn queue_delayed_messages_wait_their_delay(env: Env) {
+    let queue = &env.ports.queue;
+    queue
+        .send_delayed("later", Duration::from_secs(3))
+        .await
+        .expect("send delayed");
+    queue.send("now").await.expect("send");
+    let first = queue
+        .receive(10, Duration::from_secs(60))
+        .await
+        .expect("receive");
+    let bodies: Vec<&str> = first.iter().map(|m| m.body.as_str()).collect();
+    assert_eq!(bodies, ["now"], "the delayed message is not visible yet");
+    for message in &first {
+        queue.ack(&message.receipt).await.expect("ack");
+    }
+    env.let_pass(4).await;
+    let later = queue
+        .receive(10, Duration::from_secs(60))
+        .await
+        .expect("receive");
+    assert_eq!(later.len(), 1, "visible once its delay passed");
+    assert_eq!(later[0].body, "later");
+    assert_eq!(later[0].receive_count, 1);
+    queue.ack(&later[0].receipt).await.expect("ack");
+}
 
 async fn queue_visibility_redelivery_and_ack(env: Env) {
     let queue = &env.ports.queue;

@@ -65,6 +65,16 @@ struct ServeArgs {
     /// That repository's trusted root.json (requests without `update_roots` need it).
     #[arg(long, env = "FLOTILLA_PACKAGER_UPDATE_ROOT")]
     packager_update_root: Option<PathBuf>,
+    #[command(flatten)]
+    signing: package::SigningArgs,
+    /// App Store Connect API key (JSON: issuer_id, key_id, private_key) to notarize signed
+    /// .pkg installers with.
+    #[arg(
+        long,
+        env = "FLOTILLA_PACKAGER_NOTARY_CREDENTIALS",
+        requires = "macos_devid_pem"
+    )]
+    packager_notary_credentials: Option<PathBuf>,
 }
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -106,8 +116,17 @@ async fn serve(args: ServeArgs) -> Result<(), Error> {
             credentials::packager_key(&args.data_dir)?,
         ),
     ]);
-    let ports = EmbeddedPorts::open(&args.data_dir, Arc::new(SystemClock), secrets)?;
+    let mut secrets = secrets;
     let mut settings = Settings::new(Settings::LOCAL_ADMIN_TOKEN);
+    args.signing.apply(&mut settings.packager, &mut secrets)?;
+    if let Some(path) = &args.packager_notary_credentials {
+        secrets.insert(
+            PackagerSettings::LOCAL_NOTARY_CREDENTIALS.to_string(),
+            package::read_file(path, "--packager-notary-credentials")?,
+        );
+        settings.packager.notary_secret = Some(PackagerSettings::LOCAL_NOTARY_CREDENTIALS.into());
+    }
+    let ports = EmbeddedPorts::open(&args.data_dir, Arc::new(SystemClock), secrets)?;
     settings.carve_expiry_days = args.carve_expiry_days;
     settings.packager.expiry_minutes = args.package_expiry_minutes;
     settings.packager.update_url = args.packager_update_url.clone();

@@ -3,6 +3,7 @@
 //! Targets are cached in the data dir's blob store, shared with a running server.
 
 use serde_json::{json, Map, Value};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -10,7 +11,10 @@ use flotilla::adapters::embedded::{DirBlobs, EmbeddedPorts};
 use flotilla::clock::SystemClock;
 use flotilla::domain::packages::build::{build_file, Step};
 use flotilla::domain::packages::request::CreateRequest;
-use flotilla::{App, Settings};
+use flotilla::domain::packages::signing::sign_file;
+use flotilla::{App, PackagerSettings, Settings};
+use packager::kind::PackageType;
+use packager::pkg::sign::SigningIdentity;
 
 #[derive(clap::Args)]
 pub struct PackageArgs {
@@ -71,14 +75,49 @@ pub struct PackageArgs {
     /// Where targets are cached (shared with `flotilla-local` serving the same directory).
     #[arg(long, default_value = ".flotilla")]
     data_dir: PathBuf,
+    #[command(flatten)]
+    signing: SigningArgs,
+}
+
+/// How .pkg installers are signed (the server's and `package`'s common flags).
+#[derive(clap::Args)]
+pub struct SigningArgs {
+    /// Developer ID Installer identity to sign .pkg installers with: a PEM file holding the
+    /// certificate, its chain and the PKCS#8 private key (fleetctl's --macos-devid-pem-content).
+    #[arg(long, env = "FLOTILLA_MACOS_DEVID_PEM")]
+    macos_devid_pem: Option<PathBuf>,
+    /// RFC 3161 time-stamp server for the signature, or "none".
+    #[arg(long, default_value = packager::pkg::sign::APPLE_TIMESTAMP_URL)]
+    timestamp_url: String,
+}
+
+impl SigningArgs {
+    /// Puts the identity in `secrets` and names it in `settings`.
+    pub fn apply(
+        &self,
+        settings: &mut PackagerSettings,
+        secrets: &mut HashMap<String, String>,
+    ) -> Result<(), Error> {
+        settings.timestamp_url = (self.timestamp_url != "none").then(|| self.timestamp_url.clone());
+        if let Some(path) = &self.macos_devid_pem {
+            let pem = read_file(path, "--macos-devid-pem")?;
+            // Refused here, with the reason, rather than in every build.
+            SigningIdentity::from_pem(&pem).map_err(|e| format!("--macos-devid-pem: {e}"))?;
+            secrets.insert(PackagerSettings::LOCAL_SIGNING_IDENTITY.to_string(), pem);
+            settings.signing_secret = Some(PackagerSettings::LOCAL_SIGNING_IDENTITY.into());
+        }
+        Ok(())
+    }
+}
+
+pub fn read_file(path: &Path, flag: &str) -> Result<String, Error> {
+    std::fs::read_to_string(path).map_err(|e| format!("{flag} {}: {e}", path.display()).into())
 }
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
 fn read(path: &Path) -> Result<Value, Error> {
-    std::fs::read_to_string(path)
-        .map(Value::String)
-        .map_err(|e| format!("{}: {e}", path.display()).into())
+    read_file(path, "reading").map(Value::String)
 }
 
 /// The same JSON body `POST /create` takes, so the same checks apply.
@@ -141,16 +180,24 @@ pub async fn run(args: PackageArgs) -> Result<(), Error> {
     // A private state store (the server may hold the data dir's), the data dir's blobs for the
     // target cache.
     let state_dir = tempfile::tempdir()?;
-    let mut ports =
-        EmbeddedPorts::open(state_dir.path(), Arc::new(SystemClock), Default::default())?;
+    let mut settings = Settings::new(Settings::LOCAL_ADMIN_TOKEN);
+    let mut secrets = HashMap::new();
+    args.signing.apply(&mut settings.packager, &mut secrets)?;
+    let mut ports = EmbeddedPorts::open(state_dir.path(), Arc::new(SystemClock), secrets)?;
     ports.blobs = Arc::new(DirBlobs::new(args.data_dir.join("blobs")));
-    let app = App::new(ports, Settings::new(Settings::LOCAL_ADMIN_TOKEN));
+    let app = App::new(ports, settings);
     let scratch = tempfile::tempdir()?;
     let mut log = Vec::new();
     let built = build_file(&app, &request.args, scratch.path(), &mut log, || async {
         Ok::<(), std::convert::Infallible>(())
     })
     .await;
+    let built = match built {
+        Ok(built) if request.args.kind() == Some(PackageType::Pkg) => {
+            sign_file(&app, built, scratch.path(), &mut log).await
+        }
+        other => other,
+    };
     for line in &log {
         eprintln!("{line}");
     }

@@ -10,6 +10,7 @@
 mod bom;
 mod cpio;
 mod info;
+pub mod sign;
 mod xar;
 
 use flate2::write::GzEncoder;

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::app::AppInner;
 use crate::domain::carve_assembly::{self, AssemblyError};
 use crate::domain::packages::build::PackageJobError;
-use crate::domain::packages::{build as package_build, sweep};
+use crate::domain::packages::{build as package_build, notarize, sweep};
 use crate::error::ApiError;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -20,6 +20,8 @@ pub enum Job {
     BuildPackage { package: String },
     /// Delete expired packages (sent every minute by a schedule on AWS).
     SweepPackages,
+    /// Ask Apple for the verdict on package `package`'s notarization (on the packager queue).
+    CheckNotarization { package: String },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -52,7 +54,10 @@ pub async fn handle(app: &AppInner, body: &str) -> Result<(), JobError> {
             let outcome = carve_assembly::assemble_part(app, carve, part).await?;
             tracing::debug!(carve, part, ?outcome, "carve part job");
         }
-        Job::BuildPackage { package } => package_build::run(app, &package).await?,
+        // Boxed: the packager's futures are deep (build, sign, upload, notarize), and inlined
+        // into every job's future they overflow the compiler's layout depth limit.
+        Job::BuildPackage { package } => Box::pin(package_build::run(app, &package)).await?,
+        Job::CheckNotarization { package } => Box::pin(notarize::check(app, &package)).await?,
         Job::SweepPackages => {
             let swept = sweep::sweep_expired(app).await?;
             tracing::debug!(swept, "package sweep job");

@@ -4,6 +4,9 @@
 use async_trait::async_trait;
 use std::time::Duration;
 
+/// The longest delay a message can be sent with (SQS's DelaySeconds limit).
+pub const MAX_DELAY: Duration = Duration::from_secs(900);
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReceivedMessage {
     pub body: String,
@@ -23,7 +26,12 @@ pub enum QueueError {
 
 #[async_trait]
 pub trait Queue: Send + Sync + 'static {
-    async fn send(&self, body: &str) -> Result<(), QueueError>;
+    async fn send(&self, body: &str) -> Result<(), QueueError> {
+        self.send_delayed(body, Duration::ZERO).await
+    }
+    /// Sends a message that no receiver sees before `delay` has passed (at most
+    /// [`MAX_DELAY`], SQS's limit; longer delays are cut to it).
+    async fn send_delayed(&self, body: &str, delay: Duration) -> Result<(), QueueError>;
     /// Up to `max` messages; each stays invisible to other receivers for `visibility`,
     /// then comes back unless acked. A message received more than the queue's
     /// maximum receive count moves to the dead-letter queue instead.

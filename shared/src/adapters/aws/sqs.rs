@@ -8,6 +8,7 @@ use aws_sdk_sqs::Client;
 use std::collections::HashSet;
 use std::time::Duration;
 
+use crate::ports::queue::MAX_DELAY;
 use crate::ports::{Queue, QueueError, ReceivedMessage};
 
 /// ReceiveMessage's limit of messages per call.
@@ -42,11 +43,13 @@ impl SqsQueue {
 
 #[async_trait]
 impl Queue for SqsQueue {
-    async fn send(&self, body: &str) -> Result<(), QueueError> {
+    async fn send_delayed(&self, body: &str, delay: Duration) -> Result<(), QueueError> {
+        let delay = delay.min(MAX_DELAY).as_secs() as i32;
         self.client
             .send_message()
             .queue_url(&self.queue_url)
             .message_body(body)
+            .delay_seconds(delay)
             .send()
             .await
             .map_err(|e| unavailable("SendMessage", e))?;

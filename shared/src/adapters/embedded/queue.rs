@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use super::EmbeddedError;
 use crate::clock::Clock;
+use crate::ports::queue::MAX_DELAY;
 use crate::ports::{Queue, QueueError, ReceivedMessage};
 
 /// id -> a JSON `Message`.
@@ -207,10 +208,11 @@ fn ack_now(db: &Database, receipt: &str) -> Result<(), QueueError> {
 
 #[async_trait]
 impl Queue for EmbeddedQueue {
-    async fn send(&self, body: &str) -> Result<(), QueueError> {
+    async fn send_delayed(&self, body: &str, delay: Duration) -> Result<(), QueueError> {
         let db = self.db.clone();
         let body = body.to_string();
-        let now_ms = self.now_ms();
+        let delay_ms = delay.min(MAX_DELAY).as_millis() as i64;
+        let visible_at_ms = self.now_ms() + delay_ms;
         blocking(move || {
             let txn = db.begin_write().map_err(unavailable)?;
             {
@@ -223,7 +225,7 @@ impl Queue for EmbeddedQueue {
                 let message = Message {
                     body,
                     receive_count: 0,
-                    visible_at_ms: now_ms,
+                    visible_at_ms,
                     receipt: None,
                 };
                 txn.open_table(MESSAGES)
@@ -232,7 +234,7 @@ impl Queue for EmbeddedQueue {
                     .map_err(unavailable)?;
                 txn.open_table(VISIBLE)
                     .map_err(unavailable)?
-                    .insert((now_ms, id), ())
+                    .insert((visible_at_ms, id), ())
                     .map_err(unavailable)?;
             }
             txn.commit().map_err(unavailable)

@@ -12,10 +12,11 @@ use super::request::PackageArgs;
 use super::status::{effective, Effective};
 use super::targets::{self, TargetsError};
 use super::{load, save, Package, Progress, Stage};
+use super::{notarize, signing};
 use crate::app::AppInner;
 use crate::domain::blob_files::{self, TransferError};
 use crate::error::ApiError;
-use crate::ports::{BlobError, StoreError};
+use crate::ports::{BlobError, SecretError, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PackageJobError {
@@ -23,6 +24,12 @@ pub enum PackageJobError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Blob(#[from] BlobError),
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error(transparent)]
+    Notary(#[from] packager::notary::NotaryError),
+    #[error(transparent)]
+    Queue(#[from] crate::ports::QueueError),
     #[error(transparent)]
     Api(#[from] ApiError),
 }
@@ -42,6 +49,12 @@ pub enum BuildFailure {
     Upload(#[from] TransferError),
     #[error("scratch space: {0}")]
     Scratch(std::io::Error),
+    #[error("the {0} secret {1:?} does not exist")]
+    MissingSecret(&'static str, String),
+    #[error("signing: {0}")]
+    Sign(String),
+    #[error("notarizing: {0}")]
+    Notarize(String),
 }
 
 /// How a build ends, when it does not succeed.
@@ -87,17 +100,42 @@ impl From<TransferError> for Step {
     }
 }
 
-struct Run<'a> {
-    app: &'a AppInner,
-    package: Package,
+/// A package being worked on, with the version of its record we last read or wrote.
+pub(super) struct Run<'a> {
+    pub app: &'a AppInner,
+    pub package: Package,
     version: u64,
 }
 
-impl Run<'_> {
+impl<'a> Run<'a> {
+    /// The package, if it is still in progress (not finished, expired or given up on).
+    pub async fn load(app: &'a AppInner, id: &str) -> Result<Option<Run<'a>>, StoreError> {
+        let Some((package, version)) = load(app.ports.state.as_ref(), id).await? else {
+            tracing::info!(package = %id, "package job for an unknown package: dropped");
+            return Ok(None);
+        };
+        if !matches!(
+            effective(&package, app.clock.unix()),
+            Effective::InProgress(_)
+        ) {
+            return Ok(None);
+        }
+        Ok(Some(Run {
+            app,
+            package,
+            version,
+        }))
+    }
+
     /// Records `progress`, if nobody else changed the package since we last wrote it.
-    async fn record(&mut self, progress: Progress) -> Result<(), StoreError> {
+    pub async fn record(&mut self, progress: Progress) -> Result<(), StoreError> {
         let mut next = self.package.clone();
         next.progress = progress;
+        self.save(next).await
+    }
+
+    /// Writes `next` (stamped now), if nobody else changed the package since we last wrote it.
+    pub async fn save(&mut self, mut next: Package) -> Result<(), StoreError> {
         next.updated_at = self.app.clock.unix();
         save(self.app.ports.state.as_ref(), &next, self.version).await?;
         self.package = next;
@@ -105,36 +143,35 @@ impl Run<'_> {
         Ok(())
     }
 
-    async fn stage(&mut self, stage: Stage) -> Result<(), StoreError> {
+    pub async fn stage(&mut self, stage: Stage) -> Result<(), StoreError> {
         tracing::info!(package = %self.package.id, stage = stage.as_str(), "package stage");
         self.record(Progress::InProgress { stage }).await
     }
 }
 
 pub async fn run(app: &AppInner, id: &str) -> Result<(), PackageJobError> {
-    let store = app.ports.state.as_ref();
-    let Some((package, version)) = load(store, id).await? else {
-        tracing::info!(package = %id, "package job for an unknown package: dropped");
+    // Finished (by an earlier delivery), expired or given up on: nothing to do.
+    let Some(mut run) = Run::load(app, id).await? else {
         return Ok(());
-    };
-    if !matches!(
-        effective(&package, app.clock.unix()),
-        Effective::InProgress(_)
-    ) {
-        // Finished (by an earlier delivery), expired or given up on: nothing to do.
-        return Ok(());
-    }
-    let mut run = Run {
-        app,
-        package,
-        version,
     };
     let scratch = tempfile::Builder::new()
         .prefix("flotilla-package-")
         .tempdir()
         .map_err(|e| ApiError::Internal(format!("scratch directory: {e}")))?;
     let mut log = Vec::new();
-    match steps(&mut run, scratch.path(), &mut log).await {
+    let outcome = steps(&mut run, scratch.path(), &mut log).await;
+    finish(&mut run, outcome, log).await
+}
+
+/// Records how a step of the package's work ended: nothing more on success, `fail` with the
+/// logs when it cannot succeed; an error when the job must be delivered again.
+pub(super) async fn finish(
+    run: &mut Run<'_>,
+    outcome: Result<(), Step>,
+    mut log: Vec<String>,
+) -> Result<(), PackageJobError> {
+    let id = run.package.id.clone();
+    match outcome {
         Ok(()) => Ok(()),
         Err(Step::Abandoned) => {
             tracing::info!(package = %id, "package changed during its build; stopped");
@@ -160,6 +197,10 @@ pub async fn run(app: &AppInner, id: &str) -> Result<(), PackageJobError> {
 async fn steps(run: &mut Run<'_>, scratch: &Path, log: &mut Vec<String>) -> Result<(), Step> {
     let app = run.app;
     let id = run.package.id.clone();
+    if run.package.notarization.is_some() {
+        // Submitted by an earlier delivery that failed to schedule the check: just schedule it.
+        return notarize::schedule_check(app, &id).await;
+    }
     run.stage(Stage::FetchingTargets).await?;
     let args = match app.ports.blobs.get(&Package::request_blob(&id)).await {
         Ok(bytes) => serde_json::from_slice::<PackageArgs>(&bytes)
@@ -168,11 +209,20 @@ async fn steps(run: &mut Run<'_>, scratch: &Path, log: &mut Vec<String>) -> Resu
         Err(err @ BlobError::Unavailable(_)) => return Err(Step::Retry(err.into())),
         Err(other) => return Err(TransferError::from(other).into()),
     };
-    let built = build_file(app, &args, scratch, log, || run.stage(Stage::Building)).await?;
+    let mut built = build_file(app, &args, scratch, log, || run.stage(Stage::Building)).await?;
+    let pkg = args.kind() == Some(PackageType::Pkg);
+    let settings = &app.settings.packager;
+    if pkg && settings.signing_secret.is_some() {
+        run.stage(Stage::Signing).await?;
+        built = signing::sign_file(app, built, scratch, log).await?;
+    }
 
     run.stage(Stage::Uploading).await?;
     let blob = run.package.file_blob(&built.file_name);
     let size = blob_files::upload(app.ports.blobs.as_ref(), &blob, &built.path).await?;
+    if pkg && settings.notary_secret.is_some() {
+        return notarize::submit(run, built, size, log).await;
+    }
     let file_name = built.file_name;
     run.record(Progress::Success { file_name, size }).await?;
     tracing::info!(package = %id, size, "package built");

@@ -51,6 +51,7 @@ pub async fn create(app: &App, request: CreateRequest) -> ApiResult<String> {
         expires_at: now + i64::from(app.settings.packager.expiry_minutes) * 60,
         dedupe: hash.clone(),
         swept: false,
+        notarization: None,
     };
     let dedupe_item = Item::new(
         layout::package_dedupe(&hash),

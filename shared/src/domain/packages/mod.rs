@@ -9,7 +9,9 @@
 pub mod build;
 pub mod create;
 pub mod dedupe;
+pub mod notarize;
 pub mod request;
+pub mod signing;
 pub mod status;
 pub mod sweep;
 pub mod targets;
@@ -67,6 +69,18 @@ pub struct Package {
     /// Set once the sweep has deleted the package's blobs.
     #[serde(default)]
     pub swept: bool,
+    /// Set when the installer is stored and submitted to Apple's notary service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notarization: Option<Notarization>,
+}
+
+/// A stored installer waiting for Apple's verdict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notarization {
+    pub submission_id: String,
+    pub file_name: String,
+    pub size: u64,
+    pub submitted_at: i64,
 }
 
 /// How long after expiry `status` still answers `expired` (then the record is gone: 404).
