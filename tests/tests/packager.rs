@@ -651,6 +651,7 @@ both!(
     a_pkg_is_signed_when_the_deployment_has_an_identity,
     a_signed_pkg_is_notarized_before_it_is_ready,
     a_refused_notarization_fails_with_apples_log,
+    notary_credentials_apple_refuses_fail_the_package,
 );
 
 // ---------------------------------------------------------------- signing and notarization
@@ -836,4 +837,28 @@ async fn a_refused_notarization_fails_with_apples_log(family: Family) {
         "{logs}"
     );
     assert!(!logs.contains("PRIVATE KEY"), "{logs}");
+}
+
+async fn notary_credentials_apple_refuses_fail_the_package(family: Family) {
+    let repository = repository().await;
+    let registered = api_key();
+    let stand_in = NotaryStandIn::start(&registered, &moto_server::sdk_config().await, false).await;
+    // Same issuer and key id, another private key: Apple's 401.
+    let other = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("EC key");
+    let mut forged = api_key();
+    forged.credentials_json = json!({
+        "issuer_id": registered.issuer_id,
+        "key_id": registered.key_id,
+        "private_key": other.serialize_pem(),
+    })
+    .to_string();
+    let f = signing_deployment(family, Some(signing_identity()), Some((&stand_in, &forged))).await;
+    let pkg = create(&f, repository.request("pkg")).await;
+    let answer = built(&f, &pkg).await;
+    assert_eq!(answer["status"], "fail", "{answer}");
+    let logs = answer["logs"].as_str().expect("logs");
+    assert!(logs.contains("refused the submission: HTTP 401"), "{logs}");
+    assert!(!logs.contains("PRIVATE KEY"), "{logs}");
+    assert_eq!(stand_in.refused_tokens(), 1);
+    assert!(stand_in.submissions().is_empty());
 }
