@@ -1,14 +1,19 @@
 //! The package builders against Debian's and Red Hat's own tools, on the same tree with the
-//! same compression (gzip -6), and the builders' peak memory on a 200 MB package.
+//! same compression (gzip -6), and every builder's peak memory on a 200 MB package.
 //!
 //!   cargo bench -p packager --bench builders
 //!
 //! Times are the best of three runs of the build alone (the tree the tools read is staged on
 //! disk beforehand). Peak memory is measured in a child process (this binary, re-executed
-//! with `--peak <deb|rpm> <dir>`), which reports its own VmHWM.
+//! with `--peak <deb|rpm|pkg|msi> <dir>`), which reports its own VmHWM. The .pkg's 200 MB are
+//! osquery.app as the repository ships it (`osqueryd.app.tar.gz`, 100 MB) and that bundle
+//! unpacked, both of which a .pkg installs.
 
+use flate2::write::GzEncoder;
+use packager::build::build;
 use packager::contents::Contents;
 use packager::deb::{self, DebMeta};
+use packager::kind::PackageType;
 use packager::layout::{self, Layout, Node};
 use packager::options::{PackageOptions, Targets};
 use packager::rpm::{self, RpmMeta};
@@ -22,6 +27,8 @@ use std::time::{Duration, Instant};
 
 const TIMED_PAYLOAD_MB: u64 = 75;
 const PEAK_PAYLOAD_MB: u64 = 200;
+/// The macOS osqueryd inside the app archive: the archive and its unpacked copy make 200 MB.
+const PEAK_APP_MB: u64 = PEAK_PAYLOAD_MB / 2;
 const RUNS: usize = 3;
 const SOURCE_DATE: u32 = 1_767_225_600;
 
@@ -42,6 +49,30 @@ fn random_file(path: &Path, mb: u64) -> PathBuf {
     }
     out.flush().expect("flush");
     path.to_path_buf()
+}
+
+/// `osqueryd.app.tar.gz` beside `osqueryd`, holding it as the bundle's executable.
+fn osquery_app(osqueryd: &Path) -> PathBuf {
+    let out = osqueryd.with_file_name("osqueryd.app.tar.gz");
+    let gz = GzEncoder::new(
+        File::create(&out).expect("archive"),
+        flate2::Compression::fast(),
+    );
+    let mut tar = tar::Builder::new(gz);
+    tar.append_path_with_name(osqueryd, "osquery.app/Contents/MacOS/osqueryd")
+        .expect("tar entry");
+    let mut header = tar::Header::new_gnu();
+    header.set_size(8);
+    header.set_mode(0o644);
+    header.set_cksum();
+    tar.append_data(
+        &mut header,
+        "osquery.app/Contents/Info.plist",
+        &b"<plist/>"[..],
+    )
+    .expect("tar entry");
+    tar.into_inner().and_then(|gz| gz.finish()).expect("tar.gz");
+    out
 }
 
 fn targets(osqueryd: PathBuf) -> Targets {
@@ -202,12 +233,20 @@ fn size_mb(path: &Path) -> f64 {
 
 /// The child: builds a package of the payload in `dir`, then prints its own peak RSS (MB).
 fn peak(kind: &str, dir: &Path) {
-    let layout = layout::linux(&options(), &targets(dir.join("osqueryd")), "linux");
+    let linux = || layout::linux(&options(), &targets(dir.join("osqueryd")), "linux");
     let scratch = fresh_dir(&dir.join(format!("scratch-{kind}")));
     let out = dir.join(format!("peak.{kind}"));
     match kind {
-        "deb" => deb::build(&layout, &deb_meta(), &scratch, &out).expect("deb"),
-        "rpm" => rpm::build(&layout, &rpm_meta(), &scratch, &out).expect("rpm"),
+        "deb" => deb::build(&linux(), &deb_meta(), &scratch, &out).expect("deb"),
+        "rpm" => rpm::build(&linux(), &rpm_meta(), &scratch, &out).expect("rpm"),
+        "pkg" => {
+            let targets = targets(dir.join("osqueryd.app.tar.gz"));
+            build(PackageType::Pkg, &options(), &targets, &scratch, &out).expect("pkg")
+        }
+        "msi" => {
+            let targets = targets(dir.join("osqueryd"));
+            build(PackageType::Msi, &options(), &targets, &scratch, &out).expect("msi")
+        }
         other => panic!("unknown package type {other}"),
     }
     let status = std::fs::read_to_string("/proc/self/status").expect("status");
@@ -319,9 +358,11 @@ fn main() {
     // Peak memory on a 200 MB package, each builder in its own process.
     let peak_dir = fresh_dir(&dir.join("peak"));
     random_file(&peak_dir.join("osqueryd"), PEAK_PAYLOAD_MB);
+    osquery_app(&random_file(&peak_dir.join("osqueryd-macos"), PEAK_APP_MB));
     let exe = std::env::current_exe().expect("current exe");
     println!("\npeak memory, {PEAK_PAYLOAD_MB} MB package (VmHWM of a child process):");
-    for kind in ["deb", "rpm"] {
+    for kind in ["deb", "rpm", "pkg", "msi"] {
+        let start = Instant::now();
         let output = Command::new(&exe)
             .arg("--peak")
             .arg(kind)
@@ -336,6 +377,9 @@ fn main() {
         let report = String::from_utf8_lossy(&output.stdout);
         let mut fields = report.split_whitespace();
         let (rss, size) = (fields.next().expect("rss"), fields.next().expect("size"));
-        println!("  packager {kind}: {rss} MB peak RSS ({size} MB package)");
+        println!(
+            "  packager {kind}: {rss} MB peak RSS ({size} MB package, {:.1} s)",
+            start.elapsed().as_secs_f64()
+        );
     }
 }

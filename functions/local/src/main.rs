@@ -80,8 +80,18 @@ struct ServeArgs {
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    let cli = Cli::parse();
+async fn main() -> std::process::ExitCode {
+    // The message as written (a returned error would be printed in its Debug form).
+    match run(Cli::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Some(Command::Routes) => {
             for route in routes::route_table() {
