@@ -8,7 +8,7 @@ use agent::paths::RootDir;
 use agent::tls::TlsOptions;
 use agent::updates::{Component, FailurePolicy, UpdateOutcome, UpdateSettings, Updater};
 use common::server::{dead_url, FileServer};
-use common::tuf::{in_days, Published, TufRepo};
+use common::tuf::{in_days, tar_gz, Published, TufRepo};
 use common::{assert_file, installs, run_version, script};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -389,23 +389,6 @@ async fn the_transport_tells_missing_files_from_failures() {
         transport.fetch(file).await.err().map(|e| e.kind()),
         Some(TransportErrorKind::UnsupportedUrlScheme)
     );
-}
-
-fn tar_gz(entries: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
-        Vec::new(),
-        flate2::Compression::fast(),
-    ));
-    for (name, bytes) in entries {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(bytes.len() as u64);
-        header.set_mode(0o755);
-        header.set_cksum();
-        builder
-            .append_data(&mut header, name, *bytes)
-            .expect("append");
-    }
-    builder.into_inner().expect("tar").finish().expect("gzip")
 }
 
 #[tokio::test]

@@ -71,6 +71,11 @@ impl PackagerSettings {
     pub const LOCAL_NOTARY_CREDENTIALS: &'static str = "packager-notary-credentials";
     pub const DEFAULT_NOTARY_POLL: std::time::Duration = std::time::Duration::from_secs(30);
 
+    /// Sets the time-stamp server from a flag or variable: a URL, or "none" for no timestamp.
+    pub fn set_timestamp_url(&mut self, value: &str) {
+        self.timestamp_url = (value != "none").then(|| value.to_string());
+    }
+
     /// Notarization needs a signed package: Apple refuses unsigned installers.
     pub fn check(&self) -> Result<(), String> {
         if self.notary_secret.is_some() && self.signing_secret.is_none() {

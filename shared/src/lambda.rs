@@ -49,10 +49,8 @@ fn settings_from_env() -> Result<Settings, StartupError> {
     packager.update_root = non_empty_env("FLOTILLA_PACKAGER_UPDATE_ROOT");
     packager.signing_secret = non_empty_env("FLOTILLA_PACKAGER_SIGNING_SECRET");
     packager.notary_secret = non_empty_env("FLOTILLA_PACKAGER_NOTARY_SECRET");
-    match non_empty_env("FLOTILLA_PACKAGER_TIMESTAMP_URL").as_deref() {
-        Some("none") => packager.timestamp_url = None,
-        Some(url) => packager.timestamp_url = Some(url.to_string()),
-        None => {}
+    if let Some(value) = non_empty_env("FLOTILLA_PACKAGER_TIMESTAMP_URL") {
+        packager.set_timestamp_url(&value);
     }
     packager
         .check()

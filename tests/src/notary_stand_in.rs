@@ -132,6 +132,15 @@ impl NotaryStandIn {
     }
 }
 
+/// The Notary API's answer shape: `{"data": {"id", "type", "attributes"}, "meta": {}}`.
+fn document(id: &str, kind: &str, attributes: Value) -> Response {
+    Json(json!({
+        "data": {"id": id, "type": kind, "attributes": attributes},
+        "meta": {}
+    }))
+    .into_response()
+}
+
 fn error(status: StatusCode, detail: &str) -> Response {
     (
         status,
@@ -209,21 +218,17 @@ async fn submit(
             },
         );
     }
-    Json(json!({
-        "data": {
-            "id": id,
-            "type": "newSubmissions",
-            "attributes": {
-                "awsAccessKeyId": "ASIASTANDIN",
-                "awsSecretAccessKey": "stand-in-secret",
-                "awsSessionToken": "stand-in-session",
-                "bucket": inner.bucket,
-                "object": format!("prod/{id}"),
-            }
-        },
-        "meta": {}
-    }))
-    .into_response()
+    document(
+        &id,
+        "newSubmissions",
+        json!({
+            "awsAccessKeyId": "ASIASTANDIN",
+            "awsSecretAccessKey": "stand-in-secret",
+            "awsSessionToken": "stand-in-session",
+            "bucket": inner.bucket,
+            "object": format!("prod/{id}"),
+        }),
+    )
 }
 
 /// What Apple would find: `None` while nothing is uploaded, else the issues (empty: accepted).
@@ -238,7 +243,7 @@ async fn inspect(inner: &Inner, id: &str, submission: &Submission) -> Option<Vec
         .ok()?;
     let bytes = object.body.collect().await.ok()?.into_bytes();
     let mut issues = Vec::new();
-    if hex_sha256(&bytes) != submission.sha256 {
+    if hex::encode(Sha256::digest(&bytes)) != submission.sha256 {
         issues.push("The uploaded file does not match the announced SHA-256.".to_string());
     }
     let dir = tempfile::tempdir().ok()?;
@@ -251,13 +256,6 @@ async fn inspect(inner: &Inner, id: &str, submission: &Submission) -> Option<Vec
         issues.push("The binary uses an SDK older than the 10.9 SDK.".to_string());
     }
     Some(issues)
-}
-
-fn hex_sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 async fn status(
@@ -284,15 +282,11 @@ async fn status(
             Some(_) => "Invalid",
         }
     };
-    Json(json!({
-        "data": {
-            "id": id,
-            "type": "submissions",
-            "attributes": {"status": status, "name": submission.name, "createdDate": "2026-11-23T00:00:00.000Z"}
-        },
-        "meta": {}
-    }))
-    .into_response()
+    document(
+        &id,
+        "submissions",
+        json!({"status": status, "name": submission.name, "createdDate": "2026-11-23T00:00:00.000Z"}),
+    )
 }
 
 async fn logs(
@@ -303,15 +297,11 @@ async fn logs(
     if let Some(refused) = authorized(&inner, &headers) {
         return refused;
     }
-    Json(json!({
-        "data": {
-            "id": id,
-            "type": "submissionsLog",
-            "attributes": {"developerLogUrl": format!("{}/developer-logs/{id}", inner.base)}
-        },
-        "meta": {}
-    }))
-    .into_response()
+    document(
+        &id,
+        "submissionsLog",
+        json!({"developerLogUrl": format!("{}/developer-logs/{id}", inner.base)}),
+    )
 }
 
 /// The log is fetched from a presigned URL: no token.

@@ -10,7 +10,6 @@ mod server;
 #[allow(dead_code)]
 mod tuf;
 
-use flate2::write::GzEncoder;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::process::Command;
@@ -27,25 +26,10 @@ use tuf::{in_days, Published, TufRepo};
 
 const SECRET: &str = "packager-test-secret-9f3a";
 
-/// A small gzip tar holding one executable, as the macOS targets are.
+/// A bundle archive holding one script, `<dir>/Contents/MacOS/<exec>`, as the macOS targets are.
 fn tar_gz(dir: &str, exec: &str) -> Vec<u8> {
-    let mut builder = tar::Builder::new(GzEncoder::new(Vec::new(), flate2::Compression::fast()));
     let body = format!("#!/bin/sh\necho {exec}\n");
-    let mut header = tar::Header::new_gnu();
-    header.set_size(body.len() as u64);
-    header.set_mode(0o755);
-    header.set_cksum();
-    builder
-        .append_data(
-            &mut header,
-            format!("{dir}/Contents/MacOS/{exec}"),
-            body.as_bytes(),
-        )
-        .expect("tar entry");
-    builder
-        .into_inner()
-        .and_then(|gz| gz.finish())
-        .expect("tar.gz")
+    tuf::tar_gz(&[(&format!("{dir}/Contents/MacOS/{exec}"), body.as_bytes())])
 }
 
 struct Repository {
@@ -797,7 +781,7 @@ async fn a_signed_pkg_is_notarized_before_it_is_ready(family: Family) {
     let sent = &stand_in.submissions()[0].sha256;
     let bytes = std::fs::read(&path).expect("pkg");
     use sha2::Digest;
-    assert_eq!(&hex_of(&sha2::Sha256::digest(&bytes)), sent);
+    assert_eq!(&hex::encode(sha2::Sha256::digest(&bytes)), sent);
     assert_eq!(stand_in.refused_tokens(), 0, "every token was valid");
 
     // A second delivery of the last check changes nothing.
@@ -810,10 +794,6 @@ async fn a_signed_pkg_is_notarized_before_it_is_ready(family: Family) {
     f.run_jobs().await;
     assert_eq!(status(&f, &pkg).await["status"], "success");
     assert_eq!(stand_in.submissions()[0].status_requests, 2);
-}
-
-fn hex_of(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 async fn a_refused_notarization_fails_with_apples_log(family: Family) {

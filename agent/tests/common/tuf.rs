@@ -32,6 +32,24 @@ pub struct TufRepo {
     _temp: TempDir,
 }
 
+/// A gzip tar of executables (mode 0755), as the repository holds app bundles and desktop.
+pub fn tar_gz(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::fast(),
+    ));
+    for (name, bytes) in entries {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o755);
+        header.set_cksum();
+        builder
+            .append_data(&mut header, name, *bytes)
+            .expect("append");
+    }
+    builder.into_inner().expect("tar").finish().expect("gzip")
+}
+
 pub fn in_days(days: i64) -> Timestamp {
     // Whole seconds, like every TUF implementation writes them.
     let now = Timestamp::from_second(Timestamp::now().as_second()).expect("timestamp");

@@ -17,7 +17,6 @@ mod server;
 #[allow(dead_code)]
 mod tuf;
 
-use flate2::write::GzEncoder;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -56,18 +55,10 @@ fn random_bytes(mb: usize, seed: u64) -> Vec<u8> {
 
 /// osquery.app as the repository ships it for macOS: a gzipped tar of the bundle.
 fn osquery_app(osqueryd: &[u8]) -> Vec<u8> {
-    let mut tar = tar::Builder::new(GzEncoder::new(Vec::new(), flate2::Compression::fast()));
-    for (path, mode, data) in [
-        ("osquery.app/Contents/Info.plist", 0o644, &b"<plist/>"[..]),
-        ("osquery.app/Contents/MacOS/osqueryd", 0o755, osqueryd),
-    ] {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(data.len() as u64);
-        header.set_mode(mode);
-        header.set_cksum();
-        tar.append_data(&mut header, path, data).expect("tar entry");
-    }
-    tar.into_inner().and_then(|gz| gz.finish()).expect("tar.gz")
+    tuf::tar_gz(&[
+        ("osquery.app/Contents/Info.plist", &b"<plist/>"[..]),
+        ("osquery.app/Contents/MacOS/osqueryd", osqueryd),
+    ])
 }
 
 struct Repository {

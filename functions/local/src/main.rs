@@ -116,7 +116,7 @@ async fn serve(args: ServeArgs) -> Result<(), Error> {
     std::fs::create_dir_all(&args.data_dir)?;
     let loaded = credentials::load(&args.data_dir)?;
     let creds = loaded.credentials;
-    let secrets = HashMap::from([
+    let mut secrets = HashMap::from([
         (
             Settings::LOCAL_ADMIN_TOKEN.to_string(),
             creds.admin_token.clone(),
@@ -126,7 +126,6 @@ async fn serve(args: ServeArgs) -> Result<(), Error> {
             credentials::packager_key(&args.data_dir)?,
         ),
     ]);
-    let mut secrets = secrets;
     let mut settings = Settings::new(Settings::LOCAL_ADMIN_TOKEN);
     args.signing.apply(&mut settings.packager, &mut secrets)?;
     if let Some(path) = &args.packager_notary_credentials {

@@ -98,7 +98,7 @@ impl SigningArgs {
         settings: &mut PackagerSettings,
         secrets: &mut HashMap<String, String>,
     ) -> Result<(), Error> {
-        settings.timestamp_url = (self.timestamp_url != "none").then(|| self.timestamp_url.clone());
+        settings.set_timestamp_url(&self.timestamp_url);
         if let Some(path) = &self.macos_devid_pem {
             let pem = read_file(path, "--macos-devid-pem")?;
             // Refused here, with the reason, rather than in every build.

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use server::FileServer;
-use tuf::{in_days, Published, TufRepo};
+use tuf::{in_days, tar_gz, Published, TufRepo};
 
 const FLEET_URL: &str = "https://fleet.example.com";
 const ORBIT: &str = "orbit/linux/stable/orbit";
@@ -32,7 +32,10 @@ struct Repository {
 async fn repository() -> Repository {
     let repo = TufRepo::new().await;
     let osqueryd: Vec<u8> = (0..50_000u32).flat_map(|i| i.to_le_bytes()).collect();
-    let osquery_app = app_archive();
+    let osquery_app = tar_gz(&[(
+        "osquery.app/Contents/MacOS/osqueryd",
+        b"osqueryd mach-o stand-in",
+    )]);
     let targets = [
         Published {
             name: MAC_ORBIT,
@@ -68,26 +71,6 @@ async fn repository() -> Repository {
     }
 }
 
-/// osquery's macOS app bundle, as the update repository holds it (a gzip tar).
-fn app_archive() -> Vec<u8> {
-    let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
-        Vec::new(),
-        flate2::Compression::fast(),
-    ));
-    let body = b"osqueryd mach-o stand-in";
-    let mut header = tar::Header::new_gnu();
-    header.set_size(body.len() as u64);
-    header.set_mode(0o755);
-    header.set_cksum();
-    tar.append_data(
-        &mut header,
-        "osquery.app/Contents/MacOS/osqueryd",
-        &body[..],
-    )
-    .expect("tar entry");
-    tar.into_inner().and_then(|gz| gz.finish()).expect("tar.gz")
-}
-
 impl Repository {
     fn target_hits(&self) -> usize {
         [ORBIT, OSQUERYD]
@@ -95,6 +78,30 @@ impl Repository {
             .map(|name| self.server.hits(&format!("targets/{name}")))
             .sum()
     }
+}
+
+/// `flotilla-local package --type <kind>` with `secret`, its cache in `data_dir`.
+fn package_command(
+    kind: &str,
+    fleet_url: &str,
+    secret: &str,
+    update_url: &str,
+    root: &Path,
+    data_dir: &Path,
+    out: &Path,
+) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_flotilla-local"));
+    command
+        .args(["package", "--type", kind, "--fleet-url", fleet_url])
+        .args(["--enroll-secret", secret, "--update-url", update_url])
+        .arg("--update-roots")
+        .arg(root)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .arg("--out")
+        .arg(out)
+        .env_remove("ENROLL_SECRET");
+    command
 }
 
 /// Runs `flotilla-local package --type deb` with `secret` (blocking: the repository is served
@@ -107,16 +114,7 @@ fn package(
     data_dir: &Path,
     out: &Path,
 ) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_flotilla-local"))
-        .args(["package", "--type", "deb", "--fleet-url", fleet_url])
-        .args(["--enroll-secret", secret, "--update-url", update_url])
-        .arg("--update-roots")
-        .arg(root)
-        .arg("--data-dir")
-        .arg(data_dir)
-        .arg("--out")
-        .arg(out)
-        .env_remove("ENROLL_SECRET")
+    package_command("deb", fleet_url, secret, update_url, root, data_dir, out)
         .output()
         .expect("flotilla-local runs")
 }
@@ -265,22 +263,21 @@ fn identity(algorithm: &'static rcgen::SignatureAlgorithm) -> String {
 }
 
 fn package_pkg(repository: &Repository, identity: &Path, dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_flotilla-local"))
-        .args(["package", "--type", "pkg", "--fleet-url", FLEET_URL])
-        .args(["--enroll-secret", "cli-pkg-secret-77aa"])
-        .args(["--update-url", &repository.server.url])
-        .arg("--update-roots")
-        .arg(&repository.root)
-        .arg("--data-dir")
-        .arg(dir.join("data"))
-        .arg("--out")
-        .arg(dir.join("out"))
-        .arg("--macos-devid-pem")
-        .arg(identity)
-        // Offline: no time-stamp server.
-        .args(["--timestamp-url", "none"])
-        .output()
-        .expect("flotilla-local runs")
+    package_command(
+        "pkg",
+        FLEET_URL,
+        "cli-pkg-secret-77aa",
+        &repository.server.url,
+        &repository.root,
+        &dir.join("data"),
+        &dir.join("out"),
+    )
+    .arg("--macos-devid-pem")
+    .arg(identity)
+    // Offline: no time-stamp server.
+    .args(["--timestamp-url", "none"])
+    .output()
+    .expect("flotilla-local runs")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -100,6 +100,18 @@ impl From<TransferError> for Step {
     }
 }
 
+/// Reads the secret `name`: a missing secret is a failed build, an unavailable store a retry.
+pub(super) async fn secret(app: &AppInner, name: &str, what: &'static str) -> Result<String, Step> {
+    match app.ports.secrets.get(name).await {
+        Ok(value) => Ok(value),
+        Err(SecretError::NotFound(_)) => Err(Step::Failed(BuildFailure::MissingSecret(
+            what,
+            name.to_string(),
+        ))),
+        Err(err @ SecretError::Unavailable(_)) => Err(Step::Retry(err.into())),
+    }
+}
+
 /// A package being worked on, with the version of its record we last read or wrote.
 pub(super) struct Run<'a> {
     pub app: &'a AppInner,

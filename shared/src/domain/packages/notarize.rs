@@ -7,8 +7,7 @@
 
 use packager::notary::{NotaryClient, NotaryCredentials, NotaryError, SubmissionStatus};
 
-use super::build::{finish, BuildFailure, Built, PackageJobError, Run, Step};
-use super::signing::secret;
+use super::build::{finish, secret, BuildFailure, Built, PackageJobError, Run, Step};
 use super::{Notarization, Progress, Stage};
 use crate::app::AppInner;
 use crate::jobs::Job;
@@ -62,9 +61,7 @@ pub(super) async fn submit(
         .submit(&built.path, &built.file_name)
         .await
         .map_err(notary_step)?;
-    log.push(format!(
-        "submitted to Apple's notary service: {submission_id}"
-    ));
+    log.push(submitted(&submission_id));
     tracing::info!(package = %run.package.id, submission = %submission_id, "package submitted for notarization");
     let mut next = run.package.clone();
     next.notarization = Some(Notarization {
@@ -75,6 +72,11 @@ pub(super) async fn submit(
     });
     run.save(next).await?;
     schedule_check(app, &run.package.id).await
+}
+
+/// The build log's line for a submission (the check's log starts from it again).
+fn submitted(submission_id: &str) -> String {
+    format!("submitted to Apple's notary service: {submission_id}")
 }
 
 /// Asks for the verdict after the configured pause.
@@ -100,10 +102,7 @@ pub async fn check(app: &AppInner, id: &str) -> Result<(), PackageJobError> {
         // Not submitted yet: its build job carries on.
         return Ok(());
     };
-    let mut log = vec![format!(
-        "submitted to Apple's notary service: {}",
-        notarization.submission_id
-    )];
+    let mut log = vec![submitted(&notarization.submission_id)];
     let outcome = verdict(&mut run, &notarization, &mut log).await;
     finish(&mut run, outcome, log).await
 }

@@ -4,21 +4,8 @@
 use packager::pkg::sign::{self, SigningIdentity};
 use url::Url;
 
-use super::build::{BuildFailure, Built, Step};
+use super::build::{secret, BuildFailure, Built, Step};
 use crate::app::AppInner;
-use crate::ports::SecretError;
-
-/// Reads the secret `name`: a missing secret is a failed build, an unavailable store a retry.
-pub(super) async fn secret(app: &AppInner, name: &str, what: &'static str) -> Result<String, Step> {
-    match app.ports.secrets.get(name).await {
-        Ok(value) => Ok(value),
-        Err(SecretError::NotFound(_)) => Err(Step::Failed(BuildFailure::MissingSecret(
-            what,
-            name.to_string(),
-        ))),
-        Err(err @ SecretError::Unavailable(_)) => Err(Step::Retry(err.into())),
-    }
-}
 
 /// Signs `built` into `scratch/signed/`, returning the signed file (same name).
 pub async fn sign_file(
