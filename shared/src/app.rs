@@ -7,6 +7,8 @@ use crate::clock::{Clock, SystemClock};
 use crate::domain::app_config::ConfigCache;
 use crate::domain::campaigns::AskedCache;
 use crate::domain::host_auth::HostAuthCache;
+use crate::domain::identity::principal::UserCache;
+use crate::domain::identity::sessions::SessionPolicy;
 use crate::domain::live::LiveState;
 use crate::domain::packages::targets::RepositoryCache;
 use crate::ports::{BlobStore, LogSink, Queue, SecretStore, StateStore};
@@ -33,6 +35,36 @@ pub struct Settings {
     /// The API's public base URL (for `packager_url` and download links); when unset it is
     /// taken from each request's Host and X-Forwarded-Proto.
     pub public_url: Option<String>,
+    pub identity: IdentitySettings,
+}
+
+/// Admin accounts: session lifetimes, API token expiry, the activity log's retention, SSO.
+#[derive(Debug, Clone)]
+pub struct IdentitySettings {
+    pub sessions: SessionPolicy,
+    /// Days an API-only user's token lasts unless `never` is asked for.
+    pub api_token_days: u32,
+    pub activity_retention_days: u32,
+    /// Name of the OpenID Connect client secret in the secret store (single sign-on).
+    pub sso_client_secret: Option<String>,
+}
+
+impl IdentitySettings {
+    pub const DEFAULT_API_TOKEN_DAYS: u32 = 90;
+    pub const DEFAULT_ACTIVITY_RETENTION_DAYS: u32 = 365;
+    /// The name the embedded secret store uses for the SSO client secret.
+    pub const LOCAL_SSO_CLIENT_SECRET: &'static str = "sso-client-secret";
+}
+
+impl Default for IdentitySettings {
+    fn default() -> Self {
+        IdentitySettings {
+            sessions: SessionPolicy::default(),
+            api_token_days: Self::DEFAULT_API_TOKEN_DAYS,
+            activity_retention_days: Self::DEFAULT_ACTIVITY_RETENTION_DAYS,
+            sso_client_secret: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -114,6 +146,7 @@ impl Settings {
             carve_expiry_days: Self::DEFAULT_CARVE_EXPIRY_DAYS,
             packager: PackagerSettings::default(),
             public_url: None,
+            identity: IdentitySettings::default(),
         }
     }
 }
@@ -127,6 +160,19 @@ pub struct AppInner {
     pub config_cache: ConfigCache,
     pub asked: AskedCache,
     pub update_repositories: RepositoryCache,
+    pub identity: IdentityCaches,
+}
+
+/// Per-instance caches of the identity layer.
+#[derive(Default)]
+pub struct IdentityCaches {
+    pub users: UserCache,
+}
+
+impl AppInner {
+    pub fn state(&self) -> &dyn StateStore {
+        self.ports.state.as_ref()
+    }
 }
 
 /// Cheap to clone; one per process (one per warm Lambda instance).
@@ -148,11 +194,8 @@ impl App {
             config_cache: ConfigCache::default(),
             asked: AskedCache::default(),
             update_repositories: RepositoryCache::default(),
+            identity: IdentityCaches::default(),
         }))
-    }
-
-    pub fn state(&self) -> &dyn StateStore {
-        self.0.ports.state.as_ref()
     }
 }
 

@@ -18,6 +18,12 @@ pub enum ApiError {
     /// Admin authentication failed.
     #[error("Authentication required")]
     Unauthorized,
+    /// A wrong email or password (Fleet's message), whichever it was.
+    #[error("Authentication failed")]
+    AuthenticationFailed,
+    /// Authenticated, but the role does not allow it.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     BadRequest(String),
     #[error("{0}")]
@@ -51,9 +57,16 @@ impl ApiError {
         ApiError::NotFound(message.into())
     }
 
+    pub fn forbidden() -> Self {
+        ApiError::Forbidden("forbidden: your role does not allow this".into())
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::NodeInvalid(_) | ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::NodeInvalid(_) | ApiError::Unauthorized | ApiError::AuthenticationFailed => {
+                StatusCode::UNAUTHORIZED
+            }
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Gone(_) => StatusCode::GONE,

@@ -13,4 +13,4 @@ pub mod lambda;
 pub mod ports;
 pub mod telemetry;
 
-pub use app::{App, PackagerSettings, Ports, Settings};
+pub use app::{App, IdentitySettings, PackagerSettings, Ports, Settings};

@@ -6,6 +6,8 @@ use axum::Router;
 
 use super::{admin, desktop, fallback, health, orbit, osquery, packager, request_log};
 use crate::app::App;
+use crate::domain::identity::roles::Permission;
+pub use admin::auth::Access;
 
 /// A Lambda function of template.yaml, and the API group it serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -62,6 +64,8 @@ pub struct RouteSpec {
     pub group: Group,
     pub method: &'static str,
     pub path: &'static str,
+    /// What a caller needs (checked by `admin::auth::authorize` before the handler).
+    pub access: Access,
 }
 
 struct Route {
@@ -79,12 +83,14 @@ impl Routes {
         method: &'static str,
         path: &'static str,
         handler: MethodRouter<App>,
+        access: Access,
     ) {
         self.0.push(Route {
             spec: RouteSpec {
                 group,
                 method,
                 path,
+                access,
             },
             handler,
         });
@@ -121,238 +127,402 @@ fn orbit_route((method, handler): MethodEntry) -> MethodEntry {
 type MethodEntry = (&'static str, MethodRouter<App>);
 
 fn declared() -> Routes {
+    use Access::{Global, Open, Team};
     use Group::*;
+    use Permission::*;
     // osquery paths are served twice: orbit hands osqueryd the `/api/v1/` form.
-    let table: Vec<(Group, &'static str, MethodEntry)> = vec![
+    let table: Vec<(Group, &'static str, MethodEntry, Access)> = vec![
         (
             Enroll,
             "/api/osquery/enroll",
             method!(POST, osquery::enroll::enroll),
+            Open,
         ),
         (
             Enroll,
             "/api/v1/osquery/enroll",
             method!(POST, osquery::enroll::enroll),
+            Open,
         ),
         (
             Config,
             "/api/osquery/config",
             method!(POST, osquery::config::config),
+            Open,
         ),
         (
             Config,
             "/api/v1/osquery/config",
             method!(POST, osquery::config::config),
+            Open,
         ),
         (
             Distributed,
             "/api/osquery/distributed/read",
             method!(POST, osquery::distributed::read),
+            Open,
         ),
         (
             Distributed,
             "/api/v1/osquery/distributed/read",
             method!(POST, osquery::distributed::read),
+            Open,
         ),
         (
             Distributed,
             "/api/osquery/distributed/write",
             method!(POST, osquery::distributed::write),
+            Open,
         ),
         (
             Distributed,
             "/api/v1/osquery/distributed/write",
             method!(POST, osquery::distributed::write),
+            Open,
         ),
-        (Log, "/api/osquery/log", method!(POST, osquery::log::log)),
+        (
+            Log,
+            "/api/osquery/log",
+            method!(POST, osquery::log::log),
+            Open,
+        ),
         (
             Carve,
             "/api/osquery/carve/begin",
             method!(POST, osquery::carve::begin),
+            Open,
         ),
         (
             Carve,
             "/api/v1/osquery/carve/begin",
             method!(POST, osquery::carve::begin),
+            Open,
         ),
         (
             Carve,
             "/api/osquery/carve/block",
             method!(POST, osquery::carve::block),
+            Open,
         ),
         (
             Carve,
             "/api/v1/osquery/carve/block",
             method!(POST, osquery::carve::block),
+            Open,
         ),
-        (Log, "/api/v1/osquery/log", method!(POST, osquery::log::log)),
+        (
+            Log,
+            "/api/v1/osquery/log",
+            method!(POST, osquery::log::log),
+            Open,
+        ),
         (
             Orbit,
             "/api/fleet/orbit/enroll",
             orbit_route(method!(POST, orbit::enroll)),
+            Open,
         ),
         (
             Orbit,
             "/api/fleet/orbit/config",
             orbit_route(method!(POST, orbit::config)),
+            Open,
         ),
         (
             Orbit,
             "/api/fleet/orbit/device_token",
             orbit_route(method!(POST, orbit::device_token)),
+            Open,
         ),
         (
             Orbit,
             "/api/fleet/orbit/ping",
             orbit_route(method!(HEAD, orbit::ping)),
+            Open,
         ),
         (
             Desktop,
             "/api/v1/fleet/device/{token}/desktop",
             method!(GET, desktop::desktop),
+            Open,
         ),
         (
             Desktop,
             "/api/latest/fleet/device/{token}/desktop",
             method!(GET, desktop::desktop),
+            Open,
         ),
         (
             Desktop,
             "/api/v1/fleet/device/{token}",
             method!(GET, desktop::device),
+            Open,
         ),
         (
             Desktop,
             "/api/latest/fleet/device/{token}",
             method!(GET, desktop::device),
+            Open,
         ),
         (
             Desktop,
             "/api/v1/fleet/device/{token}/ping",
             method!(HEAD, desktop::ping),
+            Open,
         ),
         (
             Desktop,
             "/api/latest/fleet/device/{token}/ping",
             method!(HEAD, desktop::ping),
+            Open,
         ),
         (
             Desktop,
             "/device/{token}",
             method!(GET, desktop::my_device_page),
+            Open,
         ),
-        (Admin, "/", method!(GET, health::health)),
+        (Admin, "/", method!(GET, health::health), Open),
+        // Identity: setup, sessions, users, single sign-on, the activity log.
+        (
+            Admin,
+            "/api/v1/setup",
+            method!(POST, admin::account::set_up),
+            Open,
+        ),
+        (
+            Admin,
+            "/api/v1/fleet/login",
+            method!(POST, admin::account::login),
+            Open,
+        ),
+        (
+            Admin,
+            "/api/v1/fleet/logout",
+            method!(POST, admin::account::logout),
+            Team(OwnAccount),
+        ),
+        (
+            Admin,
+            "/api/v1/fleet/me",
+            method!(GET, admin::account::me),
+            Team(OwnAccount),
+        ),
+        (
+            Admin,
+            "/api/v1/fleet/change_password",
+            method!(POST, admin::account::change_password),
+            Team(OwnAccount),
+        ),
+        (
+            Admin,
+            "/api/v1/fleet/users",
+            method!(GET, admin::users::list),
+            Global(ManageUsers),
+        ),
+        (
+            Admin,
+            "/api/v1/fleet/users/admin",
+            method!(POST, admin::users::create),
+            Global(ManageUsers),
+        ),
+        (
+            Admin,
+            "/api/v1/fleet/users/{id}",
+            method!(GET, admin::users::get),
+            Global(ManageUsers),
+        ),
+        (
+            Admin,
+            "/api/v1/fleet/users/{id}",
+            method!(PATCH, admin::users::patch),
+            Global(ManageUsers),
+        ),
+        (
+            Admin,
+            "/api/v1/fleet/users/{id}",
+            method!(DELETE, admin::users::delete),
+            Global(ManageUsers),
+        ),
+        (
+            Admin,
+            "/api/v1/fleet/users/{id}/require_password_reset",
+            method!(POST, admin::users::require_password_reset),
+            Global(ManageUsers),
+        ),
+        (
+            Admin,
+            "/api/v1/fleet/users/{id}/api_token",
+            method!(POST, admin::users::rotate_api_token),
+            Global(ManageUsers),
+        ),
+        (
+            Admin,
+            "/api/v1/fleet/activities",
+            method!(GET, admin::activities::list),
+            Global(ReadActivities),
+        ),
+        (
+            Admin,
+            "/api/v1/fleet/sso",
+            method!(GET, admin::sso::public_settings),
+            Open,
+        ),
+        (
+            Admin,
+            "/api/v1/fleet/sso/settings",
+            method!(GET, admin::sso::get_settings),
+            Global(ManageSso),
+        ),
+        (
+            Admin,
+            "/api/v1/fleet/sso/settings",
+            method!(PATCH, admin::sso::patch_settings),
+            Global(ManageSso),
+        ),
+        // Fleet's resources.
         (
             Admin,
             "/api/v1/fleet/spec/enroll_secret",
             method!(GET, admin::enroll_secrets::get_spec),
+            Global(ReadEnrollSecrets),
         ),
         (
             Admin,
             "/api/v1/fleet/spec/enroll_secret",
             method!(POST, admin::enroll_secrets::apply_spec),
+            Global(WriteEnrollSecrets),
         ),
         (
             Admin,
             "/api/v1/fleet/teams",
             method!(GET, admin::teams::list),
+            Team(ReadTeams),
         ),
         (
             Admin,
             "/api/v1/fleet/teams",
             method!(POST, admin::teams::create),
+            Global(ManageTeams),
         ),
         (
             Admin,
             "/api/v1/fleet/teams/{id}/secrets",
             method!(GET, admin::teams::secrets),
+            Team(ReadEnrollSecrets),
         ),
         (
             Admin,
             "/api/v1/fleet/teams/{id}/secrets",
             method!(PATCH, admin::teams::replace_secrets),
+            Team(WriteEnrollSecrets),
         ),
         (
             Admin,
             "/api/v1/fleet/teams/{id}/agent_options",
             method!(POST, admin::teams::agent_options),
+            Team(WriteAgentOptions),
         ),
         (
             Admin,
             "/api/v1/fleet/config",
             method!(GET, admin::app_config::get),
+            Team(ReadConfig),
         ),
         (
             Admin,
             "/api/v1/fleet/config",
             method!(PATCH, admin::app_config::patch),
+            Global(WriteConfig),
         ),
         (
             Admin,
             "/api/v1/fleet/hosts",
             method!(GET, admin::hosts::list),
+            Team(ReadHosts),
         ),
         (
             Admin,
             "/api/v1/fleet/hosts/{id}",
             method!(GET, admin::hosts::get),
+            Team(ReadHosts),
         ),
         (
             Admin,
             "/api/v1/fleet/queries",
             method!(GET, admin::queries::list),
+            Team(ReadQueries),
         ),
         (
             Admin,
             "/api/v1/fleet/queries",
             method!(POST, admin::queries::create),
+            Team(WriteQueries),
         ),
         (
             Admin,
             "/api/v1/fleet/queries/{id}",
             method!(DELETE, admin::queries::delete),
+            Team(WriteQueries),
         ),
         (
             Admin,
             "/api/v1/fleet/queries/run",
             method!(POST, admin::campaigns::run),
+            Team(RunSavedQueries),
         ),
         (
             Admin,
             "/api/v1/fleet/campaigns/{id}/results",
             method!(GET, admin::campaigns::results),
+            Team(ReadCampaigns),
         ),
         (
             Admin,
             "/api/v1/fleet/carves",
             method!(GET, admin::carves::list),
+            Team(ReadCarves),
         ),
         (
             Admin,
             "/api/v1/fleet/carves/{id}",
             method!(GET, admin::carves::get),
+            Team(ReadCarves),
         ),
         (
             Admin,
             "/api/v1/fleet/carves/{id}/block/{block_id}",
             method!(GET, admin::carves::block),
+            Team(ReadCarves),
         ),
         (
             Admin,
             "/api/v1/fleet/carves/{id}/download",
             method!(GET, admin::carves::download),
+            Team(ReadCarves),
         ),
-        (PackagerCreate, "/create", method!(POST, packager::create)),
-        (PackagerStatus, "/status", method!(GET, packager::status)),
+        (
+            PackagerCreate,
+            "/create",
+            method!(POST, packager::create),
+            Open,
+        ),
+        (
+            PackagerStatus,
+            "/status",
+            method!(GET, packager::status),
+            Open,
+        ),
         (
             PackagerDownload,
             "/download/{package_id}",
             method!(GET, packager::download),
+            Open,
         ),
     ];
     let mut routes = Routes::default();
-    for (group, path, (method, handler)) in table {
-        routes.add(group, method, path, handler);
+    for (group, path, (method, handler), access) in table {
+        routes.add(group, method, path, handler, access);
     }
     routes
 }
@@ -367,7 +537,11 @@ pub fn router(app: App, groups: &[Group]) -> Router {
     let mut router = Router::new();
     for route in declared().0 {
         if groups.contains(&route.spec.group) {
-            router = router.route(route.spec.path, route.handler);
+            let guarded = route.handler.layer(axum::middleware::from_fn_with_state(
+                (app.clone(), route.spec.access),
+                admin::auth::authorize,
+            ));
+            router = router.route(route.spec.path, guarded);
         }
     }
     router

@@ -406,7 +406,11 @@ pub async fn list(
             _ => break,
         }
     }
-    // Three items per host, batched 33 hosts (99 keys) at a time.
+    load_states(store, &ids).await
+}
+
+/// Three items per host, batched 33 hosts (99 keys) at a time.
+async fn load_states(store: &dyn StateStore, ids: &[u64]) -> Result<Vec<HostState>, StoreError> {
     let mut states = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(33) {
         let keys: Vec<_> = chunk
@@ -433,6 +437,43 @@ pub async fn list(
         }
     }
     Ok(states)
+}
+
+/// Like `list`, over only the hosts `keep` accepts (a team role's hosts). It reads hosts in id
+/// order until the page is full: fine for the fleets one team sees today; a per-team index
+/// replaces it when host listings grow filters.
+pub async fn list_matching(
+    store: &dyn StateStore,
+    page: usize,
+    per_page: usize,
+    keep: impl Fn(&Host) -> bool,
+) -> Result<Vec<HostState>, StoreError> {
+    let skip = page.saturating_mul(per_page);
+    let mut matched = 0usize;
+    let mut out = Vec::new();
+    let mut next = None;
+    loop {
+        let result = store
+            .query(&Query::gsi1("HOSTS").limit(99).after(next))
+            .await?;
+        let ids: Vec<u64> = result
+            .items
+            .iter()
+            .filter_map(|item| item.gsi1.as_ref().and_then(|g| g.sk.parse().ok()))
+            .collect();
+        for state in load_states(store, &ids).await? {
+            if keep(&state.host) {
+                if matched >= skip && out.len() < per_page {
+                    out.push(state);
+                }
+                matched += 1;
+            }
+        }
+        match result.next {
+            Some(key) if out.len() < per_page => next = Some(key),
+            _ => return Ok(out),
+        }
+    }
 }
 
 fn rfc3339(unix: i64) -> Value {

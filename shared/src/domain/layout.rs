@@ -161,3 +161,51 @@ pub fn packages_by_expiry(expires_at: i64, id: &str) -> Key {
 pub fn package_dedupe(hash: &str) -> Key {
     Key::new(format!("PACKAGE_ARGS#{hash}"), "META")
 }
+
+/// A user of the admin API; its partition also holds the index of the user's sessions.
+pub fn user(id: u64) -> Key {
+    Key::new(user_partition(id), "USER")
+}
+
+pub fn user_partition(id: u64) -> String {
+    format!("USER#{id}")
+}
+
+pub fn users_index(id: u64) -> Key {
+    Key::new("USERS", padded(id))
+}
+
+/// Email uniqueness (lower case) and login by email.
+pub fn user_email(lowercase_email: &str) -> Key {
+    Key::new(format!("USEREMAIL#{lowercase_email}"), "USEREMAIL")
+}
+
+/// Written with the first user in one transaction: setup happens once.
+pub fn setup_done() -> Key {
+    Key::new("SETUP", "DONE")
+}
+
+/// The SHA-256 of the one-time setup token `flotilla-local` prints while no user exists.
+pub fn setup_token() -> Key {
+    Key::new("SETUP", "TOKEN")
+}
+
+/// A session or API token, by the SHA-256 of the token; the token itself is never stored.
+pub fn session(hash_hex: &str) -> Key {
+    Key::new(format!("SESSION#{hash_hex}"), "SESSION")
+}
+
+/// The user's index entry for a session, so logout-everywhere finds them all.
+pub fn user_session(user_id: u64, hash_hex: &str) -> Key {
+    Key::new(user_partition(user_id), format!("SESSION#{hash_hex}"))
+}
+
+/// Single sign-on settings (the client secret is in the secret store, not here).
+pub fn sso_settings() -> Key {
+    Key::new("CONFIG", "SSO")
+}
+
+/// A sign-in in progress at the identity provider, by the SHA-256 of its `state`.
+pub fn sso_pending(state_hash_hex: &str) -> Key {
+    Key::new(format!("SSOSTATE#{state_hash_hex}"), "SSOSTATE")
+}

@@ -1,5 +1,6 @@
 //! Domain logic over the state port. Knows nothing of HTTP or AWS.
 
+pub mod activities;
 pub mod agent_options;
 pub mod app_config;
 pub mod blob_files;
@@ -12,6 +13,7 @@ pub mod distributed;
 pub mod enroll_secrets;
 pub mod host_auth;
 pub mod hosts;
+pub mod identity;
 pub mod layout;
 pub mod live;
 pub mod orbit;

@@ -27,6 +27,9 @@ pub struct ScheduledQuery {
     #[serde(default = "default_logging")]
     pub logging: String,
     pub team_id: Option<u64>,
+    /// Observers may run it as a live query.
+    #[serde(default)]
+    pub observer_can_run: bool,
     pub created_at: DateTime<Utc>,
 }
 
@@ -51,6 +54,8 @@ pub struct NewScheduledQuery {
     pub team_id: Option<u64>,
     #[serde(default)]
     pub description: Option<String>,
+    #[serde(default)]
+    pub observer_can_run: bool,
 }
 
 pub async fn list(store: &dyn StateStore) -> Result<Vec<ScheduledQuery>, StoreError> {
@@ -102,6 +107,7 @@ pub async fn create(
         min_osquery_version: new.min_osquery_version,
         logging: new.logging,
         team_id: new.team_id,
+        observer_can_run: new.observer_can_run,
         created_at: now,
     };
     store
@@ -111,6 +117,13 @@ pub async fn create(
         }])
         .await?;
     Ok(query)
+}
+
+pub async fn get(store: &dyn StateStore, id: u64) -> Result<Option<ScheduledQuery>, StoreError> {
+    match store.get(&layout::scheduled_query(id)).await? {
+        Some(item) => item.decode().map(Some),
+        None => Ok(None),
+    }
 }
 
 pub async fn delete(store: &dyn StateStore, id: u64) -> Result<(), ApiError> {

@@ -4,11 +4,13 @@ use axum::extract::State;
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::Admin;
 use crate::api::body::{parse, JsonBody};
+use crate::api::client_ip::ClientIp;
 use crate::api::public_url::PublicUrl;
 use crate::app::App;
 use crate::domain::app_config::{self, AppConfig, AppConfigPatch};
+use crate::domain::identity::audit;
+use crate::domain::identity::principal::Principal;
 use crate::error::ApiResult;
 
 /// `packager_url`: where the UI sends packager requests (this API serves them).
@@ -21,7 +23,7 @@ fn answer(config: &AppConfig, base: &str) -> Json<Value> {
 }
 
 pub async fn get(
-    _: Admin,
+    _: Principal,
     State(app): State<App>,
     PublicUrl(base): PublicUrl,
 ) -> ApiResult<Json<Value>> {
@@ -29,11 +31,19 @@ pub async fn get(
 }
 
 pub async fn patch(
-    _: Admin,
+    principal: Principal,
     State(app): State<App>,
+    ClientIp(ip): ClientIp,
     PublicUrl(base): PublicUrl,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Value>> {
     let patch: AppConfigPatch = parse(body)?;
-    Ok(answer(&app_config::patch(app.state(), patch).await?, &base))
+    let kind = if patch.agent_options.is_some() {
+        "edited_agent_options"
+    } else {
+        "edited_app_config"
+    };
+    let config = app_config::patch(app.state(), patch).await?;
+    audit::record(&app, principal.actor(), kind, json!({"global": true}), &ip).await?;
+    Ok(answer(&config, &base))
 }

@@ -9,10 +9,13 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use std::time::Duration;
 
-use super::{Admin, Id};
+use super::{require_host_access, Id};
 use crate::api::blob_download::{self, Download};
 use crate::app::App;
 use crate::domain::carves::{self, Carve};
+use crate::domain::hosts;
+use crate::domain::identity::principal::Principal;
+use crate::domain::identity::roles::{Permission, TeamFilter};
 use crate::error::{ApiError, ApiResult};
 
 /// How long a download URL works.
@@ -26,34 +29,53 @@ pub struct ListOptions {
 }
 
 pub async fn list(
-    _: Admin,
+    principal: Principal,
     State(app): State<App>,
     options: Result<Query<ListOptions>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<Value>> {
     let Query(options) = options.map_err(|_| ApiError::bad_request("expired must be a boolean"))?;
     let now = app.clock.unix();
-    let carves: Vec<Value> = carves::list(app.state())
-        .await?
-        .iter()
-        .filter(|carve| options.expired || !carve.expired(now))
-        .map(|carve| carve.to_json(now))
-        .collect();
+    let visible = principal.teams_with(Permission::ReadCarves);
+    let mut carves = Vec::new();
+    for carve in carves::list(app.state()).await? {
+        if !options.expired && carve.expired(now) {
+            continue;
+        }
+        if let TeamFilter::Only(_) = visible {
+            let team = hosts::load(app.state(), carve.host_id)
+                .await?
+                .and_then(|h| h.host.team_id);
+            if !visible.includes(team) {
+                continue;
+            }
+        }
+        carves.push(carve.to_json(now));
+    }
     Ok(Json(json!({ "carves": carves })))
 }
 
-async fn find(app: &App, id: u64) -> ApiResult<Carve> {
-    carves::get(app.state(), id)
+/// The carve, if the principal may see its host's carves.
+async fn find(app: &App, principal: &Principal, id: u64) -> ApiResult<Carve> {
+    let carve = carves::get(app.state(), id)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("carve {id} not found")))
+        .ok_or_else(|| ApiError::not_found(format!("carve {id} not found")))?;
+    if principal.teams_with(Permission::ReadCarves) != TeamFilter::All {
+        require_host_access(app, principal, Permission::ReadCarves, carve.host_id).await?;
+    }
+    Ok(carve)
 }
 
-pub async fn get(_: Admin, State(app): State<App>, Id(id): Id) -> ApiResult<Json<Value>> {
-    let carve = find(&app, id).await?;
+pub async fn get(
+    principal: Principal,
+    State(app): State<App>,
+    Id(id): Id,
+) -> ApiResult<Json<Value>> {
+    let carve = find(&app, &principal, id).await?;
     Ok(Json(json!({ "carve": carve.to_json(app.clock.unix()) })))
 }
 
 pub async fn block(
-    _: Admin,
+    principal: Principal,
     State(app): State<App>,
     path: Result<Path<(String, String)>, axum::extract::rejection::PathRejection>,
 ) -> ApiResult<Json<Value>> {
@@ -62,15 +84,20 @@ pub async fn block(
         raw.parse::<u64>()
             .map_err(|_| ApiError::bad_request(format!("{raw:?} is not a valid id")))
     };
-    let data = carves::block_data(&app, number(&id)?, number(&block_id)?).await?;
+    let carve = find(&app, &principal, number(&id)?).await?;
+    let data = carves::block_data(&app, carve.id, number(&block_id)?).await?;
     Ok(Json(json!({
         "data": base64::engine::general_purpose::STANDARD.encode(data)
     })))
 }
 
 /// The whole carve (see `blob_download`).
-pub async fn download(_: Admin, State(app): State<App>, Id(id): Id) -> ApiResult<Response> {
-    let carve = find(&app, id).await?;
+pub async fn download(
+    principal: Principal,
+    State(app): State<App>,
+    Id(id): Id,
+) -> ApiResult<Response> {
+    let carve = find(&app, &principal, id).await?;
     if carve.expired(app.clock.unix()) {
         return Err(ApiError::Gone(format!("carve {id} has expired")));
     }

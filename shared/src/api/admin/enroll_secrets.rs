@@ -5,10 +5,12 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::Admin;
 use crate::api::body::{parse, JsonBody};
+use crate::api::client_ip::ClientIp;
 use crate::app::App;
 use crate::domain::enroll_secrets;
+use crate::domain::identity::audit;
+use crate::domain::identity::principal::Principal;
 use crate::error::ApiResult;
 
 #[derive(Deserialize)]
@@ -28,19 +30,29 @@ struct Spec {
     secrets: Vec<SecretEntry>,
 }
 
-pub async fn get_spec(_: Admin, State(app): State<App>) -> ApiResult<Json<Value>> {
+pub async fn get_spec(_: Principal, State(app): State<App>) -> ApiResult<Json<Value>> {
     let secrets = enroll_secrets::list(app.state(), None).await?;
     Ok(Json(json!({ "spec": { "secrets": secrets } })))
 }
 
 /// Replaces the global secrets with the given ones (entries without `secret` are generated).
 pub async fn apply_spec(
-    _: Admin,
+    principal: Principal,
     State(app): State<App>,
+    ClientIp(ip): ClientIp,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Value>> {
     let request: SpecRequest = parse(body)?;
     let wanted = request.spec.secrets.into_iter().map(|s| s.secret).collect();
     let secrets = enroll_secrets::replace(app.state(), app.clock.now(), None, wanted).await?;
+    // The count only: the secrets themselves never enter the log.
+    audit::record(
+        &app,
+        principal.actor(),
+        "edited_enroll_secrets",
+        json!({"team_id": null, "count": secrets.len()}),
+        &ip,
+    )
+    .await?;
     Ok(Json(json!({ "spec": { "secrets": secrets } })))
 }

@@ -1,45 +1,40 @@
-//! The admin API (Fleet's REST shapes), behind `Authorization: Bearer <admin token>`.
+//! The admin API (Fleet's REST shapes). Who may call what: `auth.rs` and the route table.
 
+pub mod account;
+pub mod activities;
 pub mod app_config;
+pub mod auth;
 pub mod campaigns;
 pub mod carves;
 pub mod enroll_secrets;
 pub mod hosts;
 pub mod queries;
+pub mod session_cookie;
+pub mod sso;
 pub mod teams;
+pub mod users;
 
 use axum::extract::{FromRequestParts, Path};
-use axum::http::{header, request::Parts};
+use axum::http::request::Parts;
 
 use crate::app::App;
-use crate::domain::credentials::constant_time_eq;
-use crate::error::ApiError;
+use crate::domain::hosts::{self as host_records, HostState};
+use crate::domain::identity::principal::Principal;
+use crate::domain::identity::roles::{Permission, Scope};
+use crate::error::{ApiError, ApiResult};
 
-/// Proof that the request carries the admin token.
-pub struct Admin;
-
-impl FromRequestParts<App> for Admin {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, ApiError> {
-        let presented = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or(ApiError::Unauthorized)?;
-        let expected = app
-            .ports
-            .secrets
-            .get(&app.settings.admin_token_secret)
-            .await?;
-        if expected.is_empty() || !constant_time_eq(presented, &expected) {
-            return Err(ApiError::Unauthorized);
-        }
-        Ok(Admin)
-    }
+/// 404 for a host that does not exist; 403 for one outside the principal's teams.
+pub(crate) async fn require_host_access(
+    app: &App,
+    principal: &Principal,
+    permission: Permission,
+    host_id: u64,
+) -> ApiResult<HostState> {
+    let host = host_records::load(app.state(), host_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("host {host_id} not found")))?;
+    principal.require(permission, Scope::of(host.host.team_id))?;
+    Ok(host)
 }
 
 /// A numeric `{id}` path segment.

@@ -6,9 +6,13 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::enroll_secrets::SecretEntry;
-use super::{Admin, Id};
+use super::Id;
 use crate::api::body::{parse, JsonBody};
+use crate::api::client_ip::ClientIp;
 use crate::app::App;
+use crate::domain::identity::audit;
+use crate::domain::identity::principal::Principal;
+use crate::domain::identity::roles::{Permission, Scope};
 use crate::domain::{enroll_secrets, teams};
 use crate::error::ApiResult;
 
@@ -21,21 +25,42 @@ struct NewTeam {
 }
 
 pub async fn create(
-    _: Admin,
+    principal: Principal,
     State(app): State<App>,
+    ClientIp(ip): ClientIp,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Value>> {
     let request: NewTeam = parse(body)?;
     let _ = request.description;
     let team = teams::create(app.state(), app.clock.now(), &request.name).await?;
+    audit::record(
+        &app,
+        principal.actor(),
+        "created_team",
+        json!({"team_id": team.id, "team_name": team.name}),
+        &ip,
+    )
+    .await?;
     Ok(Json(json!({ "team": team })))
 }
 
-pub async fn list(_: Admin, State(app): State<App>) -> ApiResult<Json<Value>> {
-    Ok(Json(json!({ "teams": teams::list(app.state()).await? })))
+/// The teams the principal has a role on (all of them for a global role).
+pub async fn list(principal: Principal, State(app): State<App>) -> ApiResult<Json<Value>> {
+    let visible = principal.teams_with(Permission::ReadTeams);
+    let teams: Vec<teams::Team> = teams::list(app.state())
+        .await?
+        .into_iter()
+        .filter(|t| visible.includes(Some(t.id)))
+        .collect();
+    Ok(Json(json!({ "teams": teams })))
 }
 
-pub async fn secrets(_: Admin, State(app): State<App>, Id(id): Id) -> ApiResult<Json<Value>> {
+pub async fn secrets(
+    principal: Principal,
+    State(app): State<App>,
+    Id(id): Id,
+) -> ApiResult<Json<Value>> {
+    principal.require(Permission::ReadEnrollSecrets, Scope::Team(id))?;
     teams::require(app.state(), id).await?;
     let secrets = enroll_secrets::list(app.state(), Some(id)).await?;
     Ok(Json(json!({ "secrets": secrets })))
@@ -49,25 +74,45 @@ struct SecretsRequest {
 
 /// Replaces the team's secrets (entries without `secret` are generated).
 pub async fn replace_secrets(
-    _: Admin,
+    principal: Principal,
     State(app): State<App>,
+    ClientIp(ip): ClientIp,
     Id(id): Id,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Value>> {
+    principal.require(Permission::WriteEnrollSecrets, Scope::Team(id))?;
     let request: SecretsRequest = parse(body)?;
     teams::require(app.state(), id).await?;
     let wanted = request.secrets.into_iter().map(|s| s.secret).collect();
     let secrets = enroll_secrets::replace(app.state(), app.clock.now(), Some(id), wanted).await?;
+    audit::record(
+        &app,
+        principal.actor(),
+        "edited_enroll_secrets",
+        json!({"team_id": id, "count": secrets.len()}),
+        &ip,
+    )
+    .await?;
     Ok(Json(json!({ "secrets": secrets })))
 }
 
 /// The body is the agent options object itself, as in Fleet.
 pub async fn agent_options(
-    _: Admin,
+    principal: Principal,
     State(app): State<App>,
+    ClientIp(ip): ClientIp,
     Id(id): Id,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Value>> {
+    principal.require(Permission::WriteAgentOptions, Scope::Team(id))?;
     let team = teams::set_agent_options(app.state(), id, body).await?;
+    audit::record(
+        &app,
+        principal.actor(),
+        "edited_agent_options",
+        json!({"team_id": id, "team_name": team.name}),
+        &ip,
+    )
+    .await?;
     Ok(Json(json!({ "team": team })))
 }

@@ -1,0 +1,284 @@
+//! Setup, login, logout, me and change password, in Fleet's shapes.
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::session_cookie::{self, SESSION_COOKIE};
+use crate::api::body::{parse, JsonBody};
+use crate::api::client_ip::ClientIp;
+use crate::app::App;
+use crate::domain::activities::Actor;
+use crate::domain::app_config::{self, AppConfigPatch, OrgInfoPatch};
+use crate::domain::identity::audit::{self, actor_of};
+use crate::domain::identity::login::{self, LoginOutcome};
+use crate::domain::identity::principal::Principal;
+use crate::domain::identity::roles::{Permission, Role};
+use crate::domain::identity::sessions::{self, CredentialKind, NewCredential};
+use crate::domain::identity::users::{self, NewUser, User};
+use crate::domain::identity::{passwords, setup, sso_settings};
+use crate::domain::teams;
+use crate::error::{ApiError, ApiResult};
+
+/// Fleet's `available_teams`: the teams the user has a role on (all of them for a global role).
+pub async fn available_teams(app: &App, principal: &Principal) -> ApiResult<Value> {
+    let filter = principal.teams_with(Permission::ReadTeams);
+    let teams: Vec<Value> = teams::list(app.state())
+        .await?
+        .into_iter()
+        .filter(|t| filter.includes(Some(t.id)))
+        .map(|t| json!({"id": t.id, "name": t.name, "description": ""}))
+        .collect();
+    Ok(Value::Array(teams))
+}
+
+pub async fn user_json(app: &App, user: &User) -> ApiResult<Value> {
+    Ok(user.to_json(&users::team_names(app.state()).await?))
+}
+
+/// An answer that also sets the browser's session cookie.
+fn with_session_cookie(app: &App, body: Value, session: &NewCredential) -> Response {
+    let mut response = Json(body).into_response();
+    let lifetime = app.settings.identity.sessions.lifetime_secs;
+    if let Some(cookie) = session_cookie::set(SESSION_COOKIE, &session.token, lifetime) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+#[derive(Deserialize)]
+struct SetupAdmin {
+    email: String,
+    name: String,
+    password: String,
+    password_confirmation: String,
+}
+
+#[derive(Deserialize)]
+struct SetupOrg {
+    #[serde(default)]
+    org_name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct SetupRequest {
+    admin: SetupAdmin,
+    #[serde(default)]
+    org_info: Option<SetupOrg>,
+    /// Fleet sends it; the deployment's URL is configured, not taken from a request.
+    #[serde(default, rename = "server_url")]
+    _server_url: Option<String>,
+    /// The one-time setup token, when not sent as `Authorization: Bearer`.
+    #[serde(default)]
+    setup_token: Option<String>,
+}
+
+pub async fn set_up(
+    State(app): State<App>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
+    let request: SetupRequest = parse(body)?;
+    if request.admin.password != request.admin.password_confirmation {
+        return Err(ApiError::bad_request(
+            "password and password_confirmation do not match",
+        ));
+    }
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let presented = request
+        .setup_token
+        .as_deref()
+        .or(bearer)
+        .unwrap_or_default();
+    let new = NewUser {
+        name: request.admin.name,
+        email: request.admin.email,
+        password: Some(request.admin.password),
+        global_role: Some(Role::Admin),
+        teams: Vec::new(),
+        api_only: false,
+        sso_enabled: false,
+    };
+    let (user, session) = setup::set_up(&app, presented, new).await?;
+    if let Some(org_name) = request.org_info.and_then(|o| o.org_name) {
+        let patch = AppConfigPatch {
+            org_info: Some(OrgInfoPatch {
+                org_name: Some(org_name),
+                ..OrgInfoPatch::default()
+            }),
+            ..AppConfigPatch::default()
+        };
+        app_config::patch(app.state(), patch).await?;
+    }
+    audit::record(
+        &app,
+        actor_of(&user),
+        "setup",
+        json!({"user_id": user.id}),
+        &ip,
+    )
+    .await?;
+    let body = json!({
+        "admin": user_json(&app, &user).await?,
+        "token": session.token,
+    });
+    Ok(with_session_cookie(&app, body, &session))
+}
+
+#[derive(Deserialize)]
+struct LoginRequest {
+    email: String,
+    password: String,
+}
+
+pub async fn login(
+    State(app): State<App>,
+    ClientIp(ip): ClientIp,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
+    let request: LoginRequest = parse(body)?;
+    if sso_settings::load(app.state()).await?.sso_required {
+        return Err(ApiError::Forbidden(
+            "single sign-on is required: sign in with SSO".into(),
+        ));
+    }
+    match login::password_login(&app, &request.email, &request.password, &ip).await? {
+        LoginOutcome::LoggedIn { user, session } => {
+            audit::record(&app, actor_of(&user), "user_logged_in", json!({}), &ip).await?;
+            let principal = Principal {
+                roles: user.roles(),
+                user: Some(user.clone()),
+                credential: crate::domain::identity::principal::Credential::Session {
+                    hash: session.hash.clone(),
+                },
+            };
+            let body = json!({
+                "user": user_json(&app, &user).await?,
+                "available_teams": available_teams(&app, &principal).await?,
+                "token": session.token,
+            });
+            Ok(with_session_cookie(&app, body, &session))
+        }
+        LoginOutcome::Failed => {
+            let email: String = request.email.trim().chars().take(254).collect();
+            audit::record(
+                &app,
+                Actor::Anonymous,
+                "user_failed_login",
+                json!({"email": email}),
+                &ip,
+            )
+            .await?;
+            Err(ApiError::AuthenticationFailed)
+        }
+        LoginOutcome::Limited { retry_after } => Err(ApiError::TooManyRequests { retry_after }),
+    }
+}
+
+/// Ends this session and clears the cookie.
+pub async fn logout(
+    State(app): State<App>,
+    ClientIp(ip): ClientIp,
+    principal: Principal,
+) -> ApiResult<Response> {
+    if let (Some(user), Some(hash)) = (&principal.user, principal.session_hash()) {
+        sessions::end(app.state(), user.id, hash).await?;
+        audit::record(&app, actor_of(user), "user_logged_out", json!({}), &ip).await?;
+    }
+    let mut response = Json(json!({})).into_response();
+    if let Some(cookie) = session_cookie::clear(SESSION_COOKIE) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
+}
+
+pub async fn me(
+    State(app): State<App>,
+    principal: Principal,
+    headers: HeaderMap,
+) -> ApiResult<Json<Value>> {
+    let user = match &principal.user {
+        Some(user) => user_json(&app, user).await?,
+        None => json!({
+            "id": 0,
+            "name": "break-glass admin token",
+            "email": "",
+            "global_role": Role::Admin,
+            "teams": [],
+            "api_only": true,
+            "sso_enabled": false,
+        }),
+    };
+    let mut body = json!({
+        "user": user,
+        "available_teams": available_teams(&app, &principal).await?,
+    });
+    // The browser's pages need it for the state-changing requests they send with the cookie.
+    if let Some(token) = session_cookie::read(&headers, SESSION_COOKIE) {
+        body["csrf_token"] = json!(session_cookie::csrf_token(&token));
+    }
+    Ok(Json(body))
+}
+
+#[derive(Deserialize)]
+struct ChangePassword {
+    old_password: String,
+    new_password: String,
+}
+
+/// Ends the user's other sessions; this one goes on.
+pub async fn change_password(
+    State(app): State<App>,
+    ClientIp(ip): ClientIp,
+    principal: Principal,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Json<Value>> {
+    let request: ChangePassword = parse(body)?;
+    let Some(current) = &principal.user else {
+        return Err(ApiError::bad_request(
+            "the break-glass token has no password",
+        ));
+    };
+    let (user, version) = users::require(app.state(), current.id).await?;
+    let Some(stored) = user.password_hash.clone() else {
+        return Err(ApiError::bad_request(
+            "this account signs in with single sign-on and has no password",
+        ));
+    };
+    let old = request.old_password.clone();
+    let matched = tokio::task::spawn_blocking(move || passwords::verify(&old, &stored))
+        .await
+        .map_err(|e| ApiError::Internal(format!("password check: {e}")))?;
+    if !matched {
+        return Err(ApiError::Forbidden("old password does not match".into()));
+    }
+    let new_password = request.new_password;
+    let hash = tokio::task::spawn_blocking(move || users::hash_password(&new_password))
+        .await
+        .map_err(|e| ApiError::Internal(format!("password hash: {e}")))??;
+    let updated = User {
+        password_hash: Some(hash),
+        force_password_reset: false,
+        updated_at: app.clock.now(),
+        ..user.clone()
+    };
+    users::replace(app.state(), &user, version, &updated).await?;
+    app.identity.users.forget(user.id);
+    sessions::end_all(
+        app.state(),
+        user.id,
+        Some(CredentialKind::Session),
+        principal.session_hash(),
+    )
+    .await?;
+    audit::record(&app, actor_of(&user), "changed_password", json!({}), &ip).await?;
+    Ok(Json(json!({})))
+}

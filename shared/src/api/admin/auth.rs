@@ -1,0 +1,155 @@
+//! The one place admin requests are authenticated and authorized. Every route declares its
+//! `Access` in `api/routes.rs`; `authorize` runs before the handler: it finds the credential
+//! (bearer token, else the session cookie), checks CSRF for cookie requests that change state,
+//! and checks the route's permission. Handlers then take the `Principal` and check the team
+//! of what they touch (`Principal::require`) or filter to the principal's teams.
+
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::{header, request::Parts, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::session_cookie::{self, SESSION_COOKIE};
+use crate::api::public_url::PublicUrl;
+use crate::app::App;
+use crate::domain::credentials::constant_time_eq;
+use crate::domain::identity::principal::{self, Credential, Principal};
+use crate::domain::identity::roles::{Permission, Scope};
+use crate::error::ApiError;
+
+/// What a route needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Access {
+    /// No admin credential: agent routes (node keys, checked by their handlers), health, login,
+    /// setup and the single sign-on flow.
+    Open,
+    /// The permission on deployment-wide resources (a global role).
+    Global(Permission),
+    /// The permission on at least one team or globally; the handler checks or filters the
+    /// teams of what it touches.
+    Team(Permission),
+}
+
+/// The credential a request presents, and how.
+pub struct Presented {
+    pub token: String,
+    pub via_cookie: bool,
+}
+
+pub fn presented(parts: &Parts) -> Option<Presented> {
+    let bearer = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    if let Some(token) = bearer {
+        return Some(Presented {
+            token: token.to_string(),
+            via_cookie: false,
+        });
+    }
+    session_cookie::read(&parts.headers, SESSION_COOKIE).map(|token| Presented {
+        token,
+        via_cookie: true,
+    })
+}
+
+/// A cookie request that changes state must come from our own origin and carry the session's
+/// CSRF token (`X-CSRF-Token`); a bearer request cannot be forged by another site.
+async fn check_csrf(parts: &mut Parts, app: &App, token: &str) -> Result<(), ApiError> {
+    if matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        return Ok(());
+    }
+    let PublicUrl(origin) = match PublicUrl::from_request_parts(parts, app).await {
+        Ok(url) => url,
+        Err(never) => match never {},
+    };
+    let origin_ok = parts
+        .headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|presented| presented.trim_end_matches('/') == origin);
+    let token_ok = parts
+        .headers
+        .get(session_cookie::CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|presented| constant_time_eq(presented, &session_cookie::csrf_token(token)));
+    if origin_ok && token_ok {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden("CSRF check failed".into()))
+    }
+}
+
+async fn principal_for(
+    parts: &mut Parts,
+    app: &App,
+    access: Access,
+) -> Result<Principal, ApiError> {
+    let presented = presented(parts).ok_or(ApiError::Unauthorized)?;
+    let principal = principal::authenticate(app, &presented.token, app.clock.unix())
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    if presented.via_cookie {
+        check_csrf(parts, app, &presented.token).await?;
+    }
+    let permission = match access {
+        Access::Open => return Ok(principal),
+        Access::Global(permission) | Access::Team(permission) => permission,
+    };
+    if permission != Permission::OwnAccount
+        && principal
+            .user
+            .as_ref()
+            .is_some_and(|u| u.force_password_reset)
+    {
+        return Err(ApiError::Forbidden(
+            "password reset required: change your password first".into(),
+        ));
+    }
+    let allowed = match access {
+        Access::Global(permission) => principal.can(permission, Scope::Global),
+        _ => principal.roles.can_somewhere(permission),
+    };
+    if !allowed {
+        return Err(ApiError::forbidden());
+    }
+    Ok(principal)
+}
+
+/// The middleware on every route (see `routes::router`).
+pub async fn authorize(
+    State((app, access)): State<(App, Access)>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if access == Access::Open {
+        return next.run(request).await;
+    }
+    let (mut parts, body) = request.into_parts();
+    match principal_for(&mut parts, &app, access).await {
+        Ok(principal) => {
+            if matches!(principal.credential, Credential::BreakGlass) {
+                tracing::info!("request with the break-glass admin token");
+            }
+            parts.extensions.insert(principal);
+            next.run(Request::from_parts(parts, body)).await
+        }
+        Err(err) => err.into_response(),
+    }
+}
+
+/// The authenticated principal, as `authorize` found it.
+impl FromRequestParts<App> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _app: &App) -> Result<Self, ApiError> {
+        parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .ok_or(ApiError::Unauthorized)
+    }
+}

@@ -1,0 +1,51 @@
+//! The browser's session cookie and its CSRF token.
+
+use axum::http::{header, HeaderMap, HeaderValue};
+use base64::Engine;
+use cookie::{Cookie, SameSite};
+use sha2::{Digest, Sha256};
+
+/// `__Host-`: the browser only accepts it Secure, from this host, with `Path=/`.
+pub const SESSION_COOKIE: &str = "__Host-flotilla_session";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The per-session CSRF token: derived from the session token, so it needs no storage and
+/// tells nothing about the token.
+pub fn csrf_token(session_token: &str) -> String {
+    let digest = Sha256::digest(format!("flotilla-csrf:{session_token}").as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
+}
+
+/// A cookie's value from the request's `Cookie` headers.
+pub fn read(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == name)
+        .map(|c| c.value().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+fn build(name: &str, value: String, max_age_secs: i64) -> Option<HeaderValue> {
+    let cookie = Cookie::build((name.to_string(), value))
+        .path("/")
+        .secure(true)
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .max_age(cookie::time::Duration::seconds(max_age_secs))
+        .build();
+    HeaderValue::from_str(&cookie.to_string()).ok()
+}
+
+/// `Set-Cookie` for a new session, lasting as long as its absolute lifetime.
+pub fn set(name: &str, token: &str, max_age_secs: i64) -> Option<HeaderValue> {
+    build(name, token.to_string(), max_age_secs)
+}
+
+/// `Set-Cookie` that removes it.
+pub fn clear(name: &str) -> Option<HeaderValue> {
+    build(name, String::new(), 0)
+}
