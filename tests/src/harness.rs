@@ -30,16 +30,37 @@ use flotilla::domain::{credentials::random_secret, enroll_secrets};
 use flotilla::ports::LogKind;
 use flotilla::{App, PackagerSettings, Ports, Settings};
 
+static USER_COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Family {
     Embedded,
     Moto,
 }
 
+tokio::task_local! {
+    /// Set by `as_role!`: `Flotilla::start` then makes a user with this global role and uses
+    /// its session for `admin()` calls, so a scenario written for the break-glass token runs
+    /// again as that role.
+    pub static ADMIN_ROLE: &'static str;
+}
+
+/// A user made for a test, with its password and a session token.
+#[derive(Debug, Clone)]
+pub struct TestUser {
+    pub id: u64,
+    pub email: String,
+    pub password: String,
+    pub token: String,
+}
+
 pub struct Flotilla {
     pub family: Family,
     pub base: String,
+    /// The credential `admin()` sends: the break-glass token, or a role's session (`as_role!`).
     pub admin_token: String,
+    /// The deployment's break-glass admin token.
+    pub break_glass: String,
     pub enroll_secret: String,
     pub clock: Arc<ManualClock>,
     /// Store calls per function group (all groups share one counter when embedded).
@@ -234,10 +255,11 @@ impl Flotilla {
             )
             .await;
         });
-        Flotilla {
+        let mut flotilla = Flotilla {
             family,
             base,
-            admin_token,
+            admin_token: admin_token.clone(),
+            break_glass: admin_token,
             enroll_secret,
             clock,
             calls,
@@ -247,7 +269,57 @@ impl Flotilla {
             aws,
             http: reqwest::Client::new(),
             server,
+        };
+        if let Ok(role) = ADMIN_ROLE.try_with(|role| *role) {
+            let user = flotilla.user(Some(role), &[]).await;
+            flotilla.admin_token = user.token;
         }
+        flotilla
+    }
+
+    /// Creates a user through the API with the break-glass token and signs it in.
+    pub async fn user(&self, global_role: Option<&str>, teams: &[(u64, &str)]) -> TestUser {
+        let n = USER_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let email = format!("user{n}-{}@example.com", global_role.unwrap_or("team"));
+        let password = format!("test password {n}!");
+        let teams: Vec<Value> = teams
+            .iter()
+            .map(|(id, role)| serde_json::json!({"id": id, "role": role}))
+            .collect();
+        let (status, created) = self
+            .admin_as(
+                Some(&self.break_glass),
+                "POST",
+                "/api/v1/fleet/users/admin",
+                Some(serde_json::json!({
+                    "name": format!("User {n}"), "email": email, "password": password,
+                    "global_role": global_role, "teams": teams,
+                })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "create user: {created}");
+        let id = created["user"]["id"].as_u64().expect("user id");
+        let token = self.login(&email, &password).await;
+        TestUser {
+            id,
+            email,
+            password,
+            token,
+        }
+    }
+
+    /// Signs in with a password and answers the session token.
+    pub async fn login(&self, email: &str, password: &str) -> String {
+        let (status, answer) = self
+            .admin_as(
+                None,
+                "POST",
+                "/api/v1/fleet/login",
+                Some(serde_json::json!({"email": email, "password": password})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "login: {answer}");
+        answer["token"].as_str().expect("token").to_string()
     }
 
     /// Today's date on the test clock, as the log layout writes it.

@@ -26,3 +26,33 @@ macro_rules! both {
         }
     };
 }
+
+/// Makes a test of each scenario for both families with `admin()` calls made by a user of
+/// this global role instead of the break-glass token: `<module>::embedded::<name>`, ...
+#[macro_export]
+macro_rules! as_role {
+    ($module:ident, $role:literal, $($name:ident),* $(,)?) => {
+        mod $module {
+            mod embedded {
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $name() {
+                        $crate::harness::ADMIN_ROLE
+                            .scope($role, super::super::$name($crate::harness::Family::Embedded))
+                            .await
+                    }
+                )*
+            }
+            mod moto {
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $name() {
+                        $crate::harness::ADMIN_ROLE
+                            .scope($role, super::super::$name($crate::harness::Family::Moto))
+                            .await
+                    }
+                )*
+            }
+        }
+    };
+}

@@ -23,6 +23,30 @@ flotilla_tests::both!(
     log_sink_failure_is_an_error_osquery_resends,
 );
 
+// The same scenarios with a user's session instead of the break-glass token, where the
+// permission matrix allows each role what the scenario does.
+flotilla_tests::as_role!(
+    as_maintainer,
+    "maintainer",
+    osquery_session_end_to_end,
+    one_host_per_uuid_and_instance_hosts,
+    nothing_half_written_on_bad_write,
+    last_seen_is_throttled,
+    large_campaign_results_round_trip,
+);
+flotilla_tests::as_role!(
+    as_observer_plus,
+    "observer_plus",
+    osquery_session_end_to_end,
+    large_campaign_results_round_trip,
+);
+flotilla_tests::as_role!(
+    as_observer,
+    "observer",
+    one_host_per_uuid_and_instance_hosts,
+    last_seen_is_throttled,
+);
+
 fn assert_no_error(body: &Value) {
     assert!(
         body.get("error").is_none(),

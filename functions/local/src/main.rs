@@ -15,7 +15,8 @@ use flotilla::adapters::embedded::EmbeddedPorts;
 use flotilla::api::{router, routes, Group};
 use flotilla::clock::SystemClock;
 use flotilla::domain::enroll_secrets;
-use flotilla::{App, PackagerSettings, Settings};
+use flotilla::domain::identity::setup;
+use flotilla::{App, IdentitySettings, PackagerSettings, Settings};
 
 #[derive(Parser)]
 #[command(name = "flotilla-local", version, about)]
@@ -75,6 +76,25 @@ struct ServeArgs {
         requires = "macos_devid_pem"
     )]
     packager_notary_credentials: Option<PathBuf>,
+    /// Hours a browser or API session may sit unused before it ends.
+    #[arg(long, env = "FLOTILLA_SESSION_IDLE_HOURS", default_value_t = 8,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    session_idle_hours: u32,
+    /// Hours a session lasts at most, however busy.
+    #[arg(long, env = "FLOTILLA_SESSION_LIFETIME_HOURS", default_value_t = 168,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    session_lifetime_hours: u32,
+    /// Days an API-only user's token lasts unless "never" is asked for.
+    #[arg(long, env = "FLOTILLA_API_TOKEN_DAYS", default_value_t = IdentitySettings::DEFAULT_API_TOKEN_DAYS,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    api_token_days: u32,
+    /// Days the activity log keeps each entry.
+    #[arg(long, env = "FLOTILLA_ACTIVITY_RETENTION_DAYS", default_value_t = IdentitySettings::DEFAULT_ACTIVITY_RETENTION_DAYS,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    activity_retention_days: u32,
+    /// A file holding the OpenID Connect client secret for single sign-on.
+    #[arg(long, env = "FLOTILLA_SSO_CLIENT_SECRET_FILE")]
+    sso_client_secret_file: Option<PathBuf>,
 }
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -135,6 +155,19 @@ async fn serve(args: ServeArgs) -> Result<(), Error> {
         );
         settings.packager.notary_secret = Some(PackagerSettings::LOCAL_NOTARY_CREDENTIALS.into());
     }
+    settings.identity.sessions.idle_secs = i64::from(args.session_idle_hours) * 3600;
+    settings.identity.sessions.lifetime_secs = i64::from(args.session_lifetime_hours) * 3600;
+    settings.identity.api_token_days = args.api_token_days;
+    settings.identity.activity_retention_days = args.activity_retention_days;
+    if let Some(path) = &args.sso_client_secret_file {
+        let secret = package::read_file(path, "--sso-client-secret-file")?;
+        secrets.insert(
+            IdentitySettings::LOCAL_SSO_CLIENT_SECRET.to_string(),
+            secret.trim().to_string(),
+        );
+        settings.identity.sso_client_secret =
+            Some(IdentitySettings::LOCAL_SSO_CLIENT_SECRET.into());
+    }
     let ports = EmbeddedPorts::open(&args.data_dir, Arc::new(SystemClock), secrets)?;
     settings.carve_expiry_days = args.carve_expiry_days;
     settings.packager.expiry_minutes = args.package_expiry_minutes;
@@ -157,23 +190,36 @@ async fn serve(args: ServeArgs) -> Result<(), Error> {
         _ => None,
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
-    // Printed on purpose, once, to the operator's terminal (not through the log).
+    // To the operator's terminal, not through the log; secrets stay in credentials.json.
     println!("Flotilla is serving on {scheme}://{}", args.addr);
     println!("  data dir:      {}", args.data_dir.display());
-    println!("  enroll secret: {}", creds.enroll_secret);
-    println!("  admin token:   {}", creds.admin_token);
-    if loaded.generated_now {
-        println!(
-            "  (generated now and kept in {}/credentials.json)",
-            args.data_dir.display()
-        );
-    }
+    println!(
+        "  credentials:   {} (enroll secret, break-glass admin token; mode 0600{})",
+        args.data_dir.join("credentials.json").display(),
+        if loaded.generated_now {
+            ", generated now"
+        } else {
+            ""
+        }
+    );
     if let Some((cert, _)) = &tls {
         println!(
             "  certificate:   {} (osquery: --tls_server_certs)",
             cert.display()
         );
     }
+    // While no admin exists, a one-time link to create the first one (a new link each start;
+    // it stops working once used).
+    if let Some(token) = setup::issue_setup_token(app.state()).await? {
+        println!(
+            "  first admin:   {scheme}://{}/setup?token={token}",
+            args.addr
+        );
+        println!(
+            "                 (or POST /api/v1/setup with Authorization: Bearer <that token>)"
+        );
+    }
+    println!("Press Ctrl-C to stop.");
 
     let router = router(app, &Group::ALL);
     match tls {

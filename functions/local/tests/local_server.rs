@@ -120,3 +120,63 @@ async fn serves_https_with_a_self_signed_certificate() {
     let untrusting = reqwest::Client::new();
     assert!(untrusting.get(format!("{base}/")).send().await.is_err());
 }
+
+/// The first start prints a one-time link to create the first admin, and no secret: the
+/// enroll secret and the break-glass token stay in credentials.json.
+#[tokio::test]
+async fn first_start_prints_a_one_time_setup_link_and_no_secret() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let client = reqwest::Client::new();
+    let server = start(dir.path(), &[], &[]);
+    wait_ready(&client, &server.base).await;
+    assert!(!server.startup_output.contains(&server.enroll_secret));
+    assert!(!server.startup_output.contains(&server.admin_token));
+    let link = server
+        .setup_link
+        .clone()
+        .expect("a setup link while no user exists");
+    let token = link
+        .split("token=")
+        .nth(1)
+        .expect("token in the link")
+        .to_string();
+    assert!(
+        link.starts_with(&format!("{}/setup?token=", server.base)),
+        "{link}"
+    );
+
+    let setup = |token: Option<String>| {
+        let client = client.clone();
+        let url = format!("{}/api/v1/setup", server.base);
+        async move {
+            let mut request = client.post(url).json(&json!({
+                "admin": {"email": "first@example.com", "name": "First", "password": "first admin 1!", "password_confirmation": "first admin 1!"},
+                "org_info": {"org_name": "Acme"},
+                "server_url": "http://127.0.0.1"
+            }));
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            let response = request.send().await.expect("setup");
+            (
+                response.status().as_u16(),
+                response.json::<Value>().await.expect("json"),
+            )
+        }
+    };
+    let (status, _) = setup(None).await;
+    assert_eq!(status, 401, "setup needs the link's token");
+    let (status, _) = setup(Some("not-the-token".into())).await;
+    assert_eq!(status, 401);
+    let (status, created) = setup(Some(token.clone())).await;
+    assert_eq!(status, 200, "{created}");
+    assert_eq!(created["admin"]["global_role"], "admin");
+    assert!(created["token"].as_str().is_some_and(|t| t.len() == 43));
+    let (status, _) = setup(Some(token)).await;
+    assert_eq!(status, 409, "setup works once");
+    drop(server);
+
+    let server = start(dir.path(), &[], &[]);
+    wait_ready(&client, &server.base).await;
+    assert_eq!(server.setup_link, None, "no link once an admin exists");
+}

@@ -14,6 +14,10 @@ pub struct Server {
     pub enroll_secret: String,
     pub admin_token: String,
     pub certificate: Option<String>,
+    /// The one-time first-admin link, printed while no user exists.
+    pub setup_link: Option<String>,
+    /// Everything the server printed before it was ready.
+    pub startup_output: String,
 }
 
 impl Drop for Server {
@@ -47,33 +51,43 @@ pub fn start(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
     let mut child = command.spawn().expect("spawn flotilla-local");
     let stdout = child.stdout.take().expect("stdout");
     let mut lines = BufReader::new(stdout).lines();
-    let (mut base, mut secret, mut token, mut cert) = (None, None, None, None);
+    let (mut base, mut cert, mut setup_link) = (None, None, None);
+    let mut startup_output = String::new();
     while let Some(Ok(line)) = lines.next() {
+        startup_output.push_str(&line);
+        startup_output.push('\n');
         if let Some(url) = line.strip_prefix("Flotilla is serving on ") {
             base = Some(url.trim().to_string());
-        } else if let Some(v) = line.trim().strip_prefix("enroll secret:") {
-            secret = Some(v.trim().to_string());
-        } else if let Some(v) = line.trim().strip_prefix("admin token:") {
-            token = Some(v.trim().to_string());
         } else if let Some(v) = line.trim().strip_prefix("certificate:") {
             cert = v.split_whitespace().next().map(str::to_string);
-        }
-        if base.is_some()
-            && secret.is_some()
-            && token.is_some()
-            && (cert.is_some() || !extra.contains(&"--tls-self-signed"))
-        {
+        } else if let Some(v) = line.trim().strip_prefix("first admin:") {
+            setup_link = Some(v.trim().to_string());
+        } else if line.starts_with("Press Ctrl-C to stop.") {
             break;
         }
     }
     // Keep draining stdout so the server never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
+    let stored: Value = serde_json::from_slice(
+        &std::fs::read(data_dir.join("credentials.json")).expect("credentials.json"),
+    )
+    .expect("credentials.json is JSON");
+    // The environment wins over the file, as in the server.
+    let credential = |variable: &str, field: &str| {
+        env.iter()
+            .find(|(k, _)| *k == variable)
+            .map(|(_, v)| v.to_string())
+            .or_else(|| stored[field].as_str().map(str::to_string))
+            .expect("credential")
+    };
     Server {
         child,
         base: base.expect("serving line"),
-        enroll_secret: secret.expect("enroll secret line"),
-        admin_token: token.expect("admin token line"),
+        enroll_secret: credential("FLOTILLA_ENROLL_SECRET", "enroll_secret"),
+        admin_token: credential("FLOTILLA_ADMIN_TOKEN", "admin_token"),
         certificate: cert,
+        setup_link,
+        startup_output,
     }
 }
 
