@@ -56,7 +56,35 @@ fn settings_from_env() -> Result<Settings, StartupError> {
         .check()
         .map_err(|e| StartupError::InvalidEnv("FLOTILLA_PACKAGER_NOTARY_SECRET", e))?;
     settings.public_url = non_empty_env("FLOTILLA_PUBLIC_URL");
+    let identity = &mut settings.identity;
+    if let Some(hours) = positive_env("FLOTILLA_SESSION_IDLE_HOURS")? {
+        identity.sessions.idle_secs = i64::from(hours) * 3600;
+    }
+    if let Some(hours) = positive_env("FLOTILLA_SESSION_LIFETIME_HOURS")? {
+        identity.sessions.lifetime_secs = i64::from(hours) * 3600;
+    }
+    if let Some(days) = positive_env("FLOTILLA_API_TOKEN_DAYS")? {
+        identity.api_token_days = days;
+    }
+    if let Some(days) = positive_env("FLOTILLA_ACTIVITY_RETENTION_DAYS")? {
+        identity.activity_retention_days = days;
+    }
+    identity.sso_client_secret = non_empty_env("FLOTILLA_SSO_CLIENT_SECRET");
     Ok(settings)
+}
+
+/// A positive whole number from the environment, when set.
+fn positive_env(name: &'static str) -> Result<Option<u32>, StartupError> {
+    match non_empty_env(name) {
+        None => Ok(None),
+        Some(value) => value
+            .trim()
+            .parse()
+            .ok()
+            .filter(|n: &u32| *n > 0)
+            .map(Some)
+            .ok_or(StartupError::InvalidEnv(name, value)),
+    }
 }
 
 fn non_empty_env(name: &str) -> Option<String> {
