@@ -846,3 +846,42 @@ async fn activities_record_who_did_what(family: Family) {
         .await;
     assert_eq!(status, StatusCode::OK, "any global role reads the log");
 }
+
+/// An unknown email and a wrong password get the same answer in about the same time (the
+/// argon2id verification runs for both), so logins do not tell which accounts exist. The bound
+/// is loose on purpose (shared, noisy machines): skipping the hash would make the unknown-email
+/// path 20 times faster, far outside it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_email_and_wrong_password_take_the_same_time() {
+    let f = Flotilla::start(Family::Embedded).await;
+    let user = f.user(Some("observer"), &[]).await;
+    let mut unknown = Vec::new();
+    let mut wrong = Vec::new();
+    for round in 0..24 {
+        // Stay under the per-account and per-address limits.
+        if round % 8 == 0 {
+            f.advance_secs(901);
+        }
+        for (email, times) in [
+            ("nobody@example.com", &mut unknown),
+            (user.email.as_str(), &mut wrong),
+        ] {
+            let started = std::time::Instant::now();
+            let (status, _, body) = login_answer(&f, email, "wrong password 1!").await;
+            times.push(started.elapsed().as_secs_f64() * 1000.0);
+            assert_eq!(status, StatusCode::UNAUTHORIZED);
+            assert_eq!(body["message"], "Authentication failed", "the same answer");
+        }
+    }
+    let median = |times: &mut Vec<f64>| {
+        times.sort_by(f64::total_cmp);
+        times[times.len() / 2]
+    };
+    let (unknown, wrong) = (median(&mut unknown), median(&mut wrong));
+    println!("median login: unknown email {unknown:.1} ms, wrong password {wrong:.1} ms");
+    let ratio = unknown / wrong;
+    assert!(
+        (0.5..2.0).contains(&ratio),
+        "unknown {unknown:.1} ms vs wrong {wrong:.1} ms"
+    );
+}
