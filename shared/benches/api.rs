@@ -70,8 +70,23 @@ impl Bench {
 
     /// Like `measure`, for a GET without a body.
     async fn measure_get(&self, name: &str, budget: Duration, path: &'static str) {
+        self.measure_get_as(name, budget, path, None).await
+    }
+
+    /// A GET, with `Authorization: Bearer <token>` when given.
+    async fn measure_get_as(
+        &self,
+        name: &str,
+        budget: Duration,
+        path: &'static str,
+        token: Option<&str>,
+    ) {
         let get = |router: axum::Router| async move {
-            let request = Request::get(path).body(Body::empty()).expect("request");
+            let mut request = Request::get(path);
+            if let Some(token) = token {
+                request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+            }
+            let request = request.body(Body::empty()).expect("request");
             router.oneshot(request).await.expect("infallible").status()
         };
         for _ in 0..200 {
@@ -315,10 +330,99 @@ async fn run() {
         })
         .await;
 
+    identity(&bench, &app, budget).await;
+
     // File carving (issue 3): block requests, then assembly by the job worker.
     for (block_size, size) in [(8192, 16 << 20), (2_000_000, 256 << 20)] {
         carve(&bench, &app, &node_key, block_size, size).await;
     }
+}
+
+/// Admin identity (issue 11): the password hash, login, a request with a session against the
+/// same request with the break-glass token (the difference is the session check), and the
+/// permission check itself.
+async fn identity(bench: &Bench, app: &App, budget: Duration) {
+    use flotilla::domain::identity::passwords;
+    use flotilla::domain::identity::roles::{Permission, Role, Roles, Scope};
+
+    let rounds = 20;
+    let (cpu_before, started) = (cpu_seconds(), Instant::now());
+    for _ in 0..rounds {
+        std::hint::black_box(passwords::hash("bench password 1!").expect("hash"));
+    }
+    let per_hash = started.elapsed().as_secs_f64() / rounds as f64 * 1e3;
+    let cpu_per_hash = (cpu_seconds() - cpu_before) / rounds as f64 * 1e3;
+    // Lambda gives a function CPU in proportion to its memory: one vCPU at 1,769 MB.
+    let lambda_ms = cpu_per_hash * 1769.0 / 512.0;
+    println!(
+        "argon2id (m={} KiB, t={}, p={})  {per_hash:>6.1} ms/hash here ({cpu_per_hash:.1} ms CPU), ~{lambda_ms:.0} ms on the 512 MB admin Lambda",
+        passwords::MEMORY_KIB,
+        passwords::PASSES,
+        passwords::LANES,
+    );
+
+    let admin = json!({"admin": {"email": "bench@example.com", "name": "Bench", "password": "bench password 1!",
+        "password_confirmation": "bench password 1!"}});
+    let request = Request::post("/api/v1/setup")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::AUTHORIZATION, "Bearer t")
+        .body(Body::from(admin.to_string()))
+        .expect("request");
+    let response = bench
+        .router
+        .clone()
+        .oneshot(request)
+        .await
+        .expect("infallible");
+    assert_eq!(response.status(), StatusCode::OK, "setup");
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    let answer: Value = serde_json::from_slice(&body).expect("json");
+    let session = answer["token"].as_str().expect("token").to_string();
+
+    let login = json!({"email": "bench@example.com", "password": "bench password 1!"})
+        .to_string()
+        .into_bytes();
+    // Logins are slow by design: a shorter budget gives enough of them.
+    bench
+        .measure("login (argon2id verify)", budget / 3, move |_| {
+            ("/api/v1/fleet/login", login.clone(), false)
+        })
+        .await;
+    bench
+        .measure_get_as(
+            "admin GET config, token",
+            budget,
+            "/api/v1/fleet/config",
+            Some("t"),
+        )
+        .await;
+    bench
+        .measure_get_as(
+            "admin GET config, session",
+            budget,
+            "/api/v1/fleet/config",
+            Some(session.as_str()),
+        )
+        .await;
+    let _ = app;
+
+    let team_role = Roles {
+        global: None,
+        teams: (1..=20).map(|team| (team, Role::Maintainer)).collect(),
+    };
+    let checks = 10_000_000u64;
+    let started = Instant::now();
+    let mut allowed = 0u64;
+    for i in 0..checks {
+        let scope = Scope::Team(i % 25);
+        allowed += u64::from(std::hint::black_box(&team_role).can(Permission::WriteQueries, scope));
+    }
+    println!(
+        "permission check (20 team roles) {:>8.1} ns/check  ({allowed} of {checks} allowed)",
+        started.elapsed().as_secs_f64() / checks as f64 * 1e9,
+    );
 }
 
 /// Carves `size` bytes in blocks of `block_size` and prints the block path's and the
