@@ -1,5 +1,6 @@
 //! Domain logic over the state port. Knows nothing of HTTP or AWS.
 
+pub mod activities;
 pub mod agent_options;
 pub mod app_config;
 pub mod blob_files;
