@@ -782,7 +782,17 @@ async fn role_changes_and_deletion_take_effect(family: Family) {
 
 async fn activities_record_who_did_what(family: Family) {
     let f = Flotilla::start(family).await;
-    let user = f.user(Some("admin"), &[]).await;
+    // Ids order activities by millisecond (the test clock stands still unless moved).
+    let (status, created) = create_user(&f, json!({"name": "Auditor", "email": "auditor@example.com", "password": PASSWORD, "global_role": "admin"})).await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    f.advance_secs(1);
+    let user = flotilla_tests::harness::TestUser {
+        id: created["user"]["id"].as_u64().expect("id"),
+        email: "auditor@example.com".into(),
+        password: PASSWORD.into(),
+        token: f.login("auditor@example.com", PASSWORD).await,
+    };
+    f.advance_secs(1);
     f.admin_as(
         Some(&user.token),
         "POST",
@@ -790,6 +800,7 @@ async fn activities_record_who_did_what(family: Family) {
         Some(json!({"name": "Audited"})),
     )
     .await;
+    f.advance_secs(1);
     login_answer(&f, &user.email, "wrong password 1!").await;
     let (status, page) = f.admin("GET", "/api/v1/fleet/activities", None).await;
     assert_eq!(status, StatusCode::OK, "{page}");

@@ -209,3 +209,36 @@ pub fn sso_settings() -> Key {
 pub fn sso_pending(state_hash_hex: &str) -> Key {
     Key::new(format!("SSOSTATE#{state_hash_hex}"), "SSOSTATE")
 }
+
+/// Activities (the admin audit log) of one month bucket (`yyyy-mm`), spread over a few
+/// shards so that a burst of admin actions does not land on one partition.
+pub fn activities_partition(month: &str, shard: u64) -> String {
+    format!("ACTIVITY#{month}#{shard}")
+}
+
+/// One user's activities of one month bucket (index entries: the sort key names the activity).
+pub fn activities_by_actor_partition(actor_id: u64, month: &str) -> String {
+    format!("ACTIVITY_BY_ACTOR#{actor_id}#{month}")
+}
+
+/// The activities of one type and month bucket (index entries). `kind` never holds `#`.
+pub fn activities_by_type_partition(kind: &str, month: &str) -> String {
+    format!("ACTIVITY_BY_TYPE#{kind}#{month}")
+}
+
+/// One user's activities of one type and month bucket (index entries).
+pub fn activities_by_actor_type_partition(actor_id: u64, kind: &str, month: &str) -> String {
+    format!("ACTIVITY_BY_ACTOR_TYPE#{actor_id}#{kind}#{month}")
+}
+
+/// The sort key of an activity and of its index entries: its id subtracted from the largest
+/// id, zero-padded, so that the port's ascending Query order is newest first.
+pub fn activity_sort_key(inverted_id: u64) -> String {
+    format!("{inverted_id:016}")
+}
+
+/// An activity's key in any of its partitions: the log's shard (the record) or an index
+/// (an entry naming it); also a Query's starting position within such a partition.
+pub fn activity_entry(partition: String, inverted_id: u64) -> Key {
+    Key::new(partition, activity_sort_key(inverted_id))
+}
