@@ -12,6 +12,7 @@ pub mod distributed;
 pub mod enroll_secrets;
 pub mod host_auth;
 pub mod hosts;
+pub mod identity;
 pub mod layout;
 pub mod live;
 pub mod orbit;

@@ -1,0 +1,3 @@
+//! Who an administrator is: sign-in with an external identity provider.
+
+pub mod oidc;
