@@ -1,6 +1,7 @@
 pub mod harness;
 pub mod moto;
 pub mod notary_stand_in;
+pub mod oidc_provider;
 pub mod osquery_client;
 
 /// Makes a test of each scenario (an `async fn(Family)` of the calling file) for both adapter

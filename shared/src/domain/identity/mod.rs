@@ -1,8 +1,10 @@
 //! Admin identity: users and roles, passwords, sessions and API tokens, the first admin,
-//! login, and who is asking (`principal`). HTTP lives in `api/admin/`.
+//! login, single sign-on (OpenID Connect), and who is asking (`principal`). HTTP lives in
+//! `api/admin/`.
 
 pub mod audit;
 pub mod login;
+pub mod oidc;
 pub mod passwords;
 pub mod principal;
 pub mod roles;
