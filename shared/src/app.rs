@@ -7,6 +7,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::domain::app_config::ConfigCache;
 use crate::domain::campaigns::AskedCache;
 use crate::domain::host_auth::HostAuthCache;
+use crate::domain::identity::oidc::ProviderCache;
 use crate::domain::identity::principal::UserCache;
 use crate::domain::identity::sessions::SessionPolicy;
 use crate::domain::live::LiveState;
@@ -167,6 +168,8 @@ pub struct AppInner {
 #[derive(Default)]
 pub struct IdentityCaches {
     pub users: UserCache,
+    /// Identity providers' metadata and keys.
+    pub oidc: ProviderCache,
 }
 
 impl AppInner {

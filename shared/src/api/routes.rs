@@ -370,6 +370,18 @@ fn declared() -> Routes {
         ),
         (
             Admin,
+            "/api/v1/fleet/sso",
+            method!(POST, admin::sso::initiate),
+            Open,
+        ),
+        (
+            Admin,
+            "/api/v1/fleet/sso/callback",
+            method!(GET, admin::sso::callback),
+            Open,
+        ),
+        (
+            Admin,
             "/api/v1/fleet/sso/settings",
             method!(GET, admin::sso::get_settings),
             Global(ManageSso),

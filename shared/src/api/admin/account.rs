@@ -152,6 +152,7 @@ pub async fn login(
     }
     match login::password_login(&app, &request.email, &request.password, &ip).await? {
         LoginOutcome::LoggedIn { user, session } => {
+            let user = *user;
             audit::record(&app, actor_of(&user), "user_logged_in", json!({}), &ip).await?;
             let principal = Principal {
                 roles: user.roles(),

@@ -7,6 +7,9 @@ use sha2::{Digest, Sha256};
 
 /// `__Host-`: the browser only accepts it Secure, from this host, with `Path=/`.
 pub const SESSION_COOKIE: &str = "__Host-flotilla_session";
+/// The `state` of a single sign-on in progress, so only the browser that started it can
+/// finish it.
+pub const SSO_STATE_COOKIE: &str = "__Host-flotilla_sso";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
 /// The per-session CSRF token: derived from the session token, so it needs no storage and
@@ -30,11 +33,20 @@ pub fn read(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 fn build(name: &str, value: String, max_age_secs: i64) -> Option<HeaderValue> {
+    build_with(name, value, max_age_secs, SameSite::Strict)
+}
+
+fn build_with(
+    name: &str,
+    value: String,
+    max_age_secs: i64,
+    same_site: SameSite,
+) -> Option<HeaderValue> {
     let cookie = Cookie::build((name.to_string(), value))
         .path("/")
         .secure(true)
         .http_only(true)
-        .same_site(SameSite::Strict)
+        .same_site(same_site)
         .max_age(cookie::time::Duration::seconds(max_age_secs))
         .build();
     HeaderValue::from_str(&cookie.to_string()).ok()
@@ -43,6 +55,12 @@ fn build(name: &str, value: String, max_age_secs: i64) -> Option<HeaderValue> {
 /// `Set-Cookie` for a new session, lasting as long as its absolute lifetime.
 pub fn set(name: &str, token: &str, max_age_secs: i64) -> Option<HeaderValue> {
     build(name, token.to_string(), max_age_secs)
+}
+
+/// A cookie the browser must send on a top-level navigation from another site (the identity
+/// provider's redirect back).
+pub fn set_lax(name: &str, value: &str, max_age_secs: i64) -> Option<HeaderValue> {
+    build_with(name, value.to_string(), max_age_secs, SameSite::Lax)
 }
 
 /// `Set-Cookie` that removes it.

@@ -27,9 +27,14 @@ pub const FAILURES_PER_ACCOUNT: RateLimit = RateLimit {
 };
 
 pub enum LoginOutcome {
-    LoggedIn { user: User, session: NewCredential },
+    LoggedIn {
+        user: Box<User>,
+        session: NewCredential,
+    },
     Failed,
-    Limited { retry_after: i64 },
+    Limited {
+        retry_after: i64,
+    },
 }
 
 fn account_subject(email: &str) -> String {
@@ -93,7 +98,10 @@ pub async fn password_login(
                 Some(now + lifetime),
             )
             .await?;
-            Ok(LoginOutcome::LoggedIn { user, session })
+            Ok(LoginOutcome::LoggedIn {
+                user: Box::new(user),
+                session,
+            })
         }
         _ => {
             FAILURES_PER_ADDRESS.hit(store, source_ip, now).await?;

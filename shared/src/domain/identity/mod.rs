@@ -10,5 +10,6 @@ pub mod principal;
 pub mod roles;
 pub mod sessions;
 pub mod setup;
+pub mod sso;
 pub mod sso_settings;
 pub mod users;

@@ -28,6 +28,10 @@ pub struct SsoSettings {
     /// Refuse password logins (the break-glass token and API tokens keep working).
     #[serde(default)]
     pub sso_required: bool,
+    /// Accept emails the provider does not mark verified (Entra ID often sends no
+    /// `email_verified`); off, such sign-ins are refused.
+    #[serde(default)]
+    pub trust_unverified_email: bool,
 }
 
 fn default_jit_role() -> Role {
@@ -44,6 +48,7 @@ impl Default for SsoSettings {
             enable_jit_provisioning: false,
             jit_default_role: default_jit_role(),
             sso_required: false,
+            trust_unverified_email: false,
         }
     }
 }
@@ -59,6 +64,7 @@ pub struct SsoSettingsPatch {
     pub enable_jit_provisioning: Option<bool>,
     pub jit_default_role: Option<Role>,
     pub sso_required: Option<bool>,
+    pub trust_unverified_email: Option<bool>,
 }
 
 pub async fn load(store: &dyn StateStore) -> Result<SsoSettings, StoreError> {
@@ -87,6 +93,37 @@ fn check(settings: &SsoSettings) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The settings with `patch` applied, checked.
+pub fn apply(current: SsoSettings, patch: &SsoSettingsPatch) -> Result<SsoSettings, ApiError> {
+    let mut next = current;
+    if let Some(v) = patch.enable_sso {
+        next.enable_sso = v;
+    }
+    if let Some(v) = &patch.idp_name {
+        next.idp_name = v.trim().to_string();
+    }
+    if let Some(v) = &patch.issuer_url {
+        next.issuer_url = v.trim().to_string();
+    }
+    if let Some(v) = &patch.client_id {
+        next.client_id = v.trim().to_string();
+    }
+    if let Some(v) = patch.enable_jit_provisioning {
+        next.enable_jit_provisioning = v;
+    }
+    if let Some(v) = patch.jit_default_role {
+        next.jit_default_role = v;
+    }
+    if let Some(v) = patch.sso_required {
+        next.sso_required = v;
+    }
+    if let Some(v) = patch.trust_unverified_email {
+        next.trust_unverified_email = v;
+    }
+    check(&next)?;
+    Ok(next)
+}
+
 pub async fn patch(
     store: &dyn StateStore,
     patch: SsoSettingsPatch,
@@ -95,32 +132,7 @@ pub async fn patch(
         store,
         &layout::sso_settings(),
         None,
-        |current: Option<SsoSettings>| {
-            let mut next = current.unwrap_or_default();
-            if let Some(v) = patch.enable_sso {
-                next.enable_sso = v;
-            }
-            if let Some(v) = &patch.idp_name {
-                next.idp_name = v.trim().to_string();
-            }
-            if let Some(v) = &patch.issuer_url {
-                next.issuer_url = v.trim().trim_end_matches('/').to_string();
-            }
-            if let Some(v) = &patch.client_id {
-                next.client_id = v.trim().to_string();
-            }
-            if let Some(v) = patch.enable_jit_provisioning {
-                next.enable_jit_provisioning = v;
-            }
-            if let Some(v) = patch.jit_default_role {
-                next.jit_default_role = v;
-            }
-            if let Some(v) = patch.sso_required {
-                next.sso_required = v;
-            }
-            check(&next)?;
-            Ok(next)
-        },
+        |current: Option<SsoSettings>| apply(current.unwrap_or_default(), &patch),
     )
     .await
 }
