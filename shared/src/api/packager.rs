@@ -14,6 +14,8 @@ use crate::api::body::JsonBody;
 use crate::api::client_ip::ClientIp;
 use crate::api::public_url::PublicUrl;
 use crate::app::App;
+use crate::domain::activities::Actor;
+use crate::domain::identity::audit;
 use crate::domain::packages::request::CreateRequest;
 use crate::domain::packages::status::{effective, Effective};
 use crate::domain::packages::{self, create as creation, Package};
@@ -60,6 +62,15 @@ pub async fn create(
         )));
     }
     let id = creation::create(&app, request).await?;
+    // Unauthenticated until installers need a role (issue 13): recorded as anonymous.
+    audit::record(
+        &app,
+        Actor::Anonymous,
+        "created_package",
+        json!({"package_id": id}),
+        &ip,
+    )
+    .await?;
     Ok(Json(json!({ "package_id": id })))
 }
 
