@@ -194,10 +194,7 @@ pub async fn patch(
     let (user, version) = users::require(app.state(), id).await?;
     let mut updated = user.clone();
     if let Some(name) = request.name {
-        updated.name = name.trim().to_string();
-        if updated.name.is_empty() || updated.name.len() > 255 {
-            return Err(ApiError::bad_request("name must be 1 to 255 characters"));
-        }
+        updated.name = users::check_name(&name)?;
     }
     if let Some(email) = request.email {
         updated.email = users::normalize_email(&email)?;

@@ -96,6 +96,16 @@ impl Principal {
     }
 }
 
+/// Whether `token` is the deployment's break-glass admin token (Secrets Manager, cached).
+pub async fn is_break_glass(app: &AppInner, token: &str) -> Result<bool, ApiError> {
+    let admin_token = app
+        .ports
+        .secrets
+        .get(&app.settings.admin_token_secret)
+        .await?;
+    Ok(!admin_token.is_empty() && constant_time_eq(token, &admin_token))
+}
+
 /// The principal behind a presented bearer token or session cookie; None when it is unknown,
 /// expired or revoked (the caller answers 401 without saying which).
 pub async fn authenticate(
@@ -103,12 +113,7 @@ pub async fn authenticate(
     token: &str,
     now: i64,
 ) -> Result<Option<Principal>, ApiError> {
-    let admin_token = app
-        .ports
-        .secrets
-        .get(&app.settings.admin_token_secret)
-        .await?;
-    if !admin_token.is_empty() && constant_time_eq(token, &admin_token) {
+    if is_break_glass(app, token).await? {
         return Ok(Some(Principal::break_glass()));
     }
     let policy: SessionPolicy = app.settings.identity.sessions;

@@ -129,7 +129,7 @@ pub fn normalize_email(email: &str) -> Result<String, ApiError> {
     Ok(email.to_string())
 }
 
-fn check_name(name: &str) -> Result<String, ApiError> {
+pub fn check_name(name: &str) -> Result<String, ApiError> {
     let name = name.trim();
     if name.is_empty() || name.len() > MAX_NAME_LEN {
         return Err(ApiError::bad_request(format!(
