@@ -730,6 +730,37 @@ async fn users_are_unique_by_email_and_roles_are_checked(family: Family) {
         )
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
+    // The last global admin can be neither deleted nor demoted.
+    let first = f.user(Some("admin"), &[]).await;
+    let (status, _) = f
+        .admin("DELETE", &format!("/api/v1/fleet/users/{}", first.id), None)
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "the last admin");
+    let (status, _) = f
+        .admin(
+            "PATCH",
+            &format!("/api/v1/fleet/users/{}", first.id),
+            Some(json!({"global_role": "observer"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "the last admin");
+    let second = f.user(Some("admin"), &[]).await;
+    let (status, _) = f
+        .admin(
+            "PATCH",
+            &format!("/api/v1/fleet/users/{}", first.id),
+            Some(json!({"global_role": "observer"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "another admin exists");
+    let (status, _) = f
+        .admin(
+            "DELETE",
+            &format!("/api/v1/fleet/users/{}", second.id),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "now the last one");
     let (status, _) = f.admin("GET", "/api/v1/fleet/users/424242", None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
@@ -764,6 +795,7 @@ async fn role_changes_and_deletion_take_effect(family: Family) {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "promoted");
+    f.user(Some("admin"), &[]).await; // so that it is not the last admin
     let (status, _) = f
         .admin("DELETE", &format!("/api/v1/fleet/users/{}", user.id), None)
         .await;

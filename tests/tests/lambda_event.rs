@@ -138,3 +138,69 @@ async fn jobs_function_reports_failed_messages_of_an_sqs_batch() {
         json!({"batchItemFailures": [{"itemIdentifier": "m-bad"}]})
     );
 }
+
+/// The browser's session cookie on Lambda: API Gateway moves `Cookie` headers into the event's
+/// `cookies` list, and the admin function must still find the session there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_function_reads_the_session_cookie_from_api_gateway_events() {
+    use flotilla::domain::identity::roles::Role;
+    use flotilla::domain::identity::sessions::{self, CredentialKind};
+    use flotilla::domain::identity::users::{self, NewUser};
+
+    let (sdk, names) = flotilla_tests::moto::moto_aws().await;
+    let secret = format!("admin-token-{}", uuid::Uuid::new_v4());
+    aws_sdk_secretsmanager::Client::new(&sdk)
+        .create_secret()
+        .name(&secret)
+        .secret_string("break-glass-token-value")
+        .send()
+        .await
+        .expect("admin token secret");
+    let app = App::new(AwsPorts::new(&sdk, &names), Settings::new(secret));
+    let id = users::next_id(app.state()).await.expect("id");
+    let user = users::build(
+        NewUser {
+            name: "Cookie".into(),
+            email: format!("cookie{id}@example.com"),
+            password: None,
+            global_role: Some(Role::Observer),
+            teams: Vec::new(),
+            api_only: false,
+            sso_enabled: true,
+        },
+        id,
+        app.clock.now(),
+    )
+    .expect("user");
+    users::create(app.state(), &user).await.expect("create");
+    let now = app.clock.unix();
+    let session = sessions::create(
+        app.state(),
+        id,
+        CredentialKind::Session,
+        now,
+        Some(now + 3600),
+    )
+    .await
+    .expect("session");
+    let admin = router(app, &[Group::Admin]);
+
+    let mut with_cookie: Value =
+        serde_json::from_str(&event("GET", "/api/v1/fleet/me", b"", false)).expect("event");
+    with_cookie["cookies"] = json!([
+        "theme=dark",
+        format!("__Host-flotilla_session={}", session.token)
+    ]);
+    with_cookie["body"] = Value::Null;
+    with_cookie["isBase64Encoded"] = json!(false);
+    let (status, me) = invoke(&admin, with_cookie.to_string()).await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["user"]["id"], id);
+    assert!(me["csrf_token"].is_string());
+
+    let mut without: Value =
+        serde_json::from_str(&event("GET", "/api/v1/fleet/me", b"", false)).expect("event");
+    without["cookies"] = json!(["__Host-flotilla_session=forged"]);
+    let (status, _) = invoke(&admin, without.to_string()).await;
+    assert_eq!(status, 401);
+}

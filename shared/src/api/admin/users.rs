@@ -87,6 +87,27 @@ async fn issue_api_token(
     Ok((credential.token, expires_at))
 }
 
+/// Refuses to leave the deployment without a global admin account (the break-glass token is
+/// for emergencies, not for running it).
+async fn keep_an_admin(app: &App, before: &User, after: Option<&User>) -> ApiResult<()> {
+    let was_admin = before.global_role == Some(Role::Admin);
+    let stays_admin = after.is_some_and(|u| u.global_role == Some(Role::Admin));
+    if !was_admin || stays_admin {
+        return Ok(());
+    }
+    let others = users::list(app.state())
+        .await?
+        .iter()
+        .filter(|u| u.id != before.id && u.global_role == Some(Role::Admin) && !u.api_only)
+        .count();
+    if others == 0 {
+        return Err(ApiError::Conflict(
+            "this is the last global admin: make another user admin first".into(),
+        ));
+    }
+    Ok(())
+}
+
 fn expiry_json(expires_at: Option<i64>) -> Value {
     expires_at
         .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
@@ -218,6 +239,7 @@ pub async fn patch(
         }
     }
     users::check_roles(app.state(), updated.global_role, &updated.teams).await?;
+    keep_an_admin(&app, &user, Some(&updated)).await?;
     updated.updated_at = app.clock.now();
     users::replace(app.state(), &user, version, &updated).await?;
     app.identity.users.forget(id);
@@ -250,6 +272,7 @@ pub async fn delete(
     Id(id): Id,
 ) -> ApiResult<Json<Value>> {
     let (user, _) = users::require(app.state(), id).await?;
+    keep_an_admin(&app, &user, None).await?;
     sessions::end_all(app.state(), id, None, None).await?;
     users::delete(app.state(), &user).await?;
     app.identity.users.forget(id);

@@ -56,14 +56,9 @@ pub fn check_rule(password: &str) -> Result<(), PasswordError> {
     Ok(())
 }
 
-fn is_common(password: &str) -> bool {
-    let base: String = password
-        .chars()
-        .filter(|c| c.is_alphabetic())
-        .flat_map(char::to_lowercase)
-        .collect();
-    let leet: String = password
-        .chars()
+/// Undoes the usual substitutions (p@ssw0rd) in lower case; other characters go.
+fn unleet(text: &str) -> String {
+    text.chars()
         .filter_map(|c| match c {
             '0' => Some('o'),
             '1' | '!' => Some('i'),
@@ -74,13 +69,30 @@ fn is_common(password: &str) -> bool {
             c if c.is_alphabetic() => c.to_lowercase().next(),
             _ => None,
         })
+        .collect()
+}
+
+/// Built on a common word: the word itself once digits and symbols are gone or undone, or a
+/// common word of 6 letters or more followed by at most 4 more ("Welcome2024#xx").
+fn is_common(password: &str) -> bool {
+    let letters: String = password
+        .chars()
+        .filter(|c| c.is_alphabetic())
+        .flat_map(char::to_lowercase)
         .collect();
-    base.len() < 4
+    // The usual shape is a word, then digits and symbols: undo substitutions in the word only.
+    let core = password.trim_end_matches(|c: char| !c.is_alphabetic() && c != '@' && c != '$');
+    let candidates = [letters.clone(), unleet(core), unleet(password)];
+    let built_on = |candidate: &str, word: &str| {
+        candidate == word
+            || (word.len() >= 6 && candidate.starts_with(word) && candidate.len() - word.len() <= 4)
+    };
+    letters.len() < 4
         || COMMON
             .lines()
             .map(str::trim)
             .filter(|word| !word.is_empty() && !word.starts_with('#'))
-            .any(|word| word == base || word == leet)
+            .any(|word| candidates.iter().any(|c| built_on(c, word)))
 }
 
 fn hasher() -> Argon2<'static> {

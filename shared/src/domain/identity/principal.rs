@@ -113,12 +113,12 @@ pub async fn authenticate(
     token: &str,
     now: i64,
 ) -> Result<Option<Principal>, ApiError> {
-    if is_break_glass(app, token).await? {
-        return Ok(Some(Principal::break_glass()));
-    }
+    // Sessions first: a secret store outage then only affects the break-glass token.
     let policy: SessionPolicy = app.settings.identity.sessions;
     let Some((hash, record)) = sessions::check(app.state(), token, now, &policy).await? else {
-        return Ok(None);
+        return Ok(is_break_glass(app, token)
+            .await?
+            .then(Principal::break_glass));
     };
     let user = match app.identity.users.0.get(&record.user_id) {
         Some(user) => user,
