@@ -23,20 +23,34 @@ use crate::domain::identity::{passwords, setup, sso_settings};
 use crate::domain::teams;
 use crate::error::{ApiError, ApiResult};
 
-/// Fleet's `available_teams`: the teams the user has a role on (all of them for a global role).
-pub async fn available_teams(app: &App, principal: &Principal) -> ApiResult<Value> {
+pub async fn user_json(app: &App, user: &User) -> ApiResult<Value> {
+    Ok(user.to_json(&users::team_names(app.state()).await?))
+}
+
+/// The user object (None: the break-glass token) and Fleet's `available_teams` (the teams
+/// the principal has a role on, all of them for a global role), from one listing of teams.
+async fn user_and_teams(app: &App, principal: &Principal) -> ApiResult<(Value, Value)> {
+    let teams = teams::list(app.state()).await?;
+    let names = teams.iter().map(|t| (t.id, t.name.clone())).collect();
+    let user = match &principal.user {
+        Some(user) => user.to_json(&names),
+        None => json!({
+            "id": 0,
+            "name": "break-glass admin token",
+            "email": "",
+            "global_role": Role::Admin,
+            "teams": [],
+            "api_only": true,
+            "sso_enabled": false,
+        }),
+    };
     let filter = principal.teams_with(Permission::ReadTeams);
-    let teams: Vec<Value> = teams::list(app.state())
-        .await?
+    let available: Vec<Value> = teams
         .into_iter()
         .filter(|t| filter.includes(Some(t.id)))
         .map(|t| json!({"id": t.id, "name": t.name, "description": ""}))
         .collect();
-    Ok(Value::Array(teams))
-}
-
-pub async fn user_json(app: &App, user: &User) -> ApiResult<Value> {
-    Ok(user.to_json(&users::team_names(app.state()).await?))
+    Ok((user, Value::Array(available)))
 }
 
 /// An answer that also sets the browser's session cookie.
@@ -161,9 +175,10 @@ pub async fn login(
                     hash: session.hash.clone(),
                 },
             };
+            let (user, available_teams) = user_and_teams(&app, &principal).await?;
             let body = json!({
-                "user": user_json(&app, &user).await?,
-                "available_teams": available_teams(&app, &principal).await?,
+                "user": user,
+                "available_teams": available_teams,
                 "token": session.token,
             });
             Ok(with_session_cookie(&app, body, &session))
@@ -206,21 +221,10 @@ pub async fn me(
     principal: Principal,
     headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
-    let user = match &principal.user {
-        Some(user) => user_json(&app, user).await?,
-        None => json!({
-            "id": 0,
-            "name": "break-glass admin token",
-            "email": "",
-            "global_role": Role::Admin,
-            "teams": [],
-            "api_only": true,
-            "sso_enabled": false,
-        }),
-    };
+    let (user, available_teams) = user_and_teams(&app, &principal).await?;
     let mut body = json!({
         "user": user,
-        "available_teams": available_teams(&app, &principal).await?,
+        "available_teams": available_teams,
     });
     // The browser's pages need it for the state-changing requests they send with the cookie.
     if let Some(token) = session_cookie::read(&headers, SESSION_COOKIE) {
