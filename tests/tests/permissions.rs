@@ -63,6 +63,8 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("PATCH", "/api/v1/fleet/config", "YYNNNNNNN"),
     ("GET", "/api/v1/fleet/hosts", "YYYYYFFFF"),
     ("GET", "/api/v1/fleet/hosts/{id}", "YYYYYYYYY"),
+    ("DELETE", "/api/v1/fleet/hosts/{id}", "YYYNNYYNN"),
+    ("POST", "/api/v1/fleet/hosts/transfer", "YYYNNYYNN"),
     ("GET", "/api/v1/fleet/queries", "YYYYYFFFF"),
     ("POST", "/api/v1/fleet/queries", "YYYNNYYNN"),
     ("DELETE", "/api/v1/fleet/queries/{id}", "YYYNNYYNN"),
@@ -101,10 +103,24 @@ const OUTSIDE_TEAM_1: &[(&str, &str, &str)] = &[
         "YYYYNYYYN",
     ),
     ("GET the carve of a team 2 host", "carve2", "YYYNNNNNN"),
+    (
+        "move a team 2 host to team 1",
+        "transfer-from-team2",
+        "YYYNNNNNN",
+    ),
+    (
+        "move a team 1 host out of any team",
+        "transfer-to-no-team",
+        "YYYNNNNNN",
+    ),
+    ("delete a team 2 host", "delete-host2", "YYYNNNNNN"),
 ];
 
 struct World {
     team1: u64,
+    /// The teams' enroll secrets, for hosts made per request.
+    secret1: String,
+    secret2: String,
     team2: u64,
     /// Hosts in team 1, team 2 and no team.
     host1: u64,
@@ -131,7 +147,13 @@ async fn enroll(f: &Flotilla, secret: &str, uuid: &str) -> (OsqueryClient, u64) 
         .await;
     let id = hosts["hosts"]
         .as_array()
-        .and_then(|hosts| hosts.iter().find(|h| h["uuid"] == uuid))
+        .and_then(|hosts| {
+            hosts.iter().find(|h| {
+                h["uuid"]
+                    .as_str()
+                    .is_some_and(|u| u.eq_ignore_ascii_case(uuid))
+            })
+        })
         .and_then(|h| h["id"].as_u64())
         .expect("enrolled host listed");
     (host, id)
@@ -258,8 +280,11 @@ async fn build_world(f: &Flotilla) -> World {
     }
     let carve1 = carve(f, &mut h1, "carve-one").await;
     let carve2 = carve(f, &mut h2, "carve-two").await;
+    let (secret1, secret2) = (team_secret(f, team1).await, team_secret(f, team2).await);
     World {
         team1,
+        secret1,
+        secret2,
         team2,
         host1,
         host2,
@@ -359,7 +384,8 @@ async fn prepare(
         }
         ("PATCH", "/api/v1/fleet/teams/{id}/secrets") => (
             format!("/api/v1/fleet/teams/{}/secrets", w.team1),
-            Some(json!({"secrets": [{}]})),
+            // Kept, and one generated: later requests enroll hosts with it.
+            Some(json!({"secrets": [{"secret": w.secret1}, {}]})),
         ),
         ("POST", "/api/v1/fleet/teams/{id}/agent_options") => (
             format!("/api/v1/fleet/teams/{}/agent_options", w.team1),
@@ -370,6 +396,17 @@ async fn prepare(
             Some(json!({"org_info": {"org_name": format!("Org {n}")}})),
         ),
         ("GET", "/api/v1/fleet/hosts/{id}") => (format!("/api/v1/fleet/hosts/{}", w.host1), None),
+        ("DELETE", "/api/v1/fleet/hosts/{id}") => {
+            let (_, id) = enroll(f, &w.secret1, &format!("d0000000-0000-0000-0000-{n:012}")).await;
+            (format!("/api/v1/fleet/hosts/{id}"), None)
+        }
+        ("POST", "/api/v1/fleet/hosts/transfer") => {
+            let (_, id) = enroll(f, &w.secret1, &format!("e0000000-0000-0000-0000-{n:012}")).await;
+            (
+                template.into(),
+                Some(json!({"team_id": w.team1, "hosts": [id]})),
+            )
+        }
         ("POST", "/api/v1/fleet/queries") => (
             template.into(),
             Some(json!({"name": format!("q{n}"), "query": "SELECT 1", "team_id": w.team1})),
@@ -409,8 +446,34 @@ async fn prepare(
     }
 }
 
-async fn prepare_outside(w: &World, n: usize, case: &str) -> (&'static str, String, Value) {
+async fn prepare_outside(
+    f: &Flotilla,
+    w: &World,
+    n: usize,
+    case: &str,
+) -> (&'static str, String, Value) {
+    let uuid = format!("f0000000-0000-0000-0000-{n:012}");
     match case {
+        "transfer-from-team2" => {
+            let (_, id) = enroll(f, &w.secret2, &uuid).await;
+            (
+                "POST",
+                "/api/v1/fleet/hosts/transfer".into(),
+                json!({"team_id": w.team1, "hosts": [id]}),
+            )
+        }
+        "transfer-to-no-team" => {
+            let (_, id) = enroll(f, &w.secret1, &uuid).await;
+            (
+                "POST",
+                "/api/v1/fleet/hosts/transfer".into(),
+                json!({"team_id": null, "hosts": [id]}),
+            )
+        }
+        "delete-host2" => {
+            let (_, id) = enroll(f, &w.secret2, &uuid).await;
+            ("DELETE", format!("/api/v1/fleet/hosts/{id}"), Value::Null)
+        }
         "host2" => (
             "GET",
             format!("/api/v1/fleet/hosts/{}", w.host2),
@@ -475,11 +538,22 @@ fn ids(answer: &Value, list: &str, field: &str) -> BTreeSet<u64> {
 /// What a filtered listing may show a team-1 caller.
 fn check_filtered(w: &World, template: &str, answer: &Value, who: &str) {
     match template {
-        "/api/v1/fleet/hosts" => assert_eq!(
-            ids(answer, "hosts", "id"),
-            BTreeSet::from([w.host1]),
-            "{who}: {answer}"
-        ),
+        "/api/v1/fleet/hosts" => {
+            // Team 1's hosts only (requests before this one may have added some).
+            let listed = ids(answer, "hosts", "id");
+            assert!(listed.contains(&w.host1), "{who}: {listed:?}");
+            assert!(
+                !listed.contains(&w.host2) && !listed.contains(&w.host0),
+                "{who}: {listed:?}"
+            );
+            let teams: BTreeSet<Option<u64>> = answer["hosts"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|h| h["team_id"].as_u64())
+                .collect();
+            assert_eq!(teams, BTreeSet::from([Some(w.team1)]), "{who}");
+        }
         "/api/v1/fleet/teams" => assert_eq!(
             ids(answer, "teams", "id"),
             BTreeSet::from([w.team1]),
@@ -602,7 +676,7 @@ async fn every_route_against_every_role(family: Family) {
         };
         for (what, case, row) in OUTSIDE_TEAM_1 {
             n += 1;
-            let (method, path, body) = prepare_outside(&w, n, case).await;
+            let (method, path, body) = prepare_outside(&f, &w, n, case).await;
             let (status, answer) =
                 call(&f, &token, method, &path, (!body.is_null()).then_some(body)).await;
             check(row.as_bytes()[column] as char, status, what, who, &answer);

@@ -461,6 +461,18 @@ fn declared() -> Routes {
         ),
         (
             Admin,
+            "/api/v1/fleet/hosts/{id}",
+            method!(DELETE, admin::hosts::delete),
+            Team(WriteHosts),
+        ),
+        (
+            Admin,
+            "/api/v1/fleet/hosts/transfer",
+            method!(POST, admin::hosts::transfer),
+            Team(WriteHosts),
+        ),
+        (
+            Admin,
             "/api/v1/fleet/queries",
             method!(GET, admin::queries::list),
             Team(ReadQueries),

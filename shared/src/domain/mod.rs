@@ -12,6 +12,7 @@ pub mod detail_queries;
 pub mod distributed;
 pub mod enroll_secrets;
 pub mod host_auth;
+pub mod host_changes;
 pub mod hosts;
 pub mod identity;
 pub mod layout;
