@@ -101,6 +101,36 @@ async fn device_token_session(family: Family) {
             "page loads nothing from elsewhere: found {external}"
         );
     }
+    // Times as people read them, the exact time on hover; no contact named by default.
+    assert!(
+        html.contains("<time datetime=") && html.contains(" UTC\">"),
+        "{html}"
+    );
+    assert!(
+        html.contains("just now") || html.contains("ago</time>"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("Questions?") && !html.contains("fleetdm.com"),
+        "{html}"
+    );
+    let (status, _) = f
+        .admin(
+            "PATCH",
+            "/api/v1/fleet/config",
+            Some(json!({"org_info": {"contact_url": "https://it.example.com/help?a=1&b=2"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let html = get(&f, &format!("/device/{token}"))
+        .await
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        html.contains(r#"<a href="https://it.example.com/help?a=1&amp;b=2" rel="noreferrer">Contact your IT team</a>"#),
+        "{html}"
+    );
 
     // Unknown token: 401; and the token stops working an hour after it was set.
     assert_eq!(

@@ -94,9 +94,7 @@ async fn deleted_hosts_lose_their_keys_and_enroll_again(family: Family) {
 
     // Within the live snapshot's 2 s every instance forgets the key: osquery enrolls again.
     f.advance_secs(3);
-    let config = host
-        .call_once("/config", json!({}))
-        .await;
+    let config = host.call_once("/config", json!({})).await;
     assert_eq!(config.status, StatusCode::UNAUTHORIZED, "{}", config.body);
     assert_eq!(config.body["node_invalid"], true);
     assert_eq!(host.enroll().await.status, StatusCode::OK);

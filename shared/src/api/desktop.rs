@@ -12,8 +12,9 @@ use super::client_ip::ClientIp;
 use crate::app::App;
 use crate::domain::hosts::{self, HostState};
 use crate::domain::rate_limit::{Verdict, DEVICE_TOKEN_ERRORS};
-use crate::domain::{app_config, orbit};
+use crate::domain::{app_config, orbit, teams};
 use crate::error::{ApiError, ApiResult};
+use chrono::{DateTime, Utc};
 
 /// The host whose valid device token is in the path.
 pub struct DeviceHost(pub HostState);
@@ -95,14 +96,49 @@ pub async fn my_device_page(
     DeviceHost(host): DeviceHost,
 ) -> ApiResult<Response> {
     let config = app_config::load(app.state()).await?;
-    let view = host.to_json(app.clock.now());
-    let field = |name: &str| escape(view[name].as_str().unwrap_or("unknown"));
-    let team = host
-        .host
-        .team_id
-        .map_or_else(|| "No team".to_string(), |id| format!("Team {id}"));
+    let now = app.clock.now();
+    let view = host.to_json(now);
+    // A value the host has not sent yet says so, rather than leaving a blank.
+    let field = |name: &str| {
+        escape(
+            view[name]
+                .as_str()
+                .filter(|v| !v.trim().is_empty())
+                .unwrap_or("Not reported yet"),
+        )
+    };
+    let team = match host.host.team_id {
+        Some(id) => teams::get(app.state(), id)
+            .await?
+            .map_or_else(|| format!("Team {id}"), |t| t.name),
+        None => "No team".to_string(),
+    };
+    let seen = view["seen_time"]
+        .as_str()
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map_or_else(
+            || "Not reported yet".to_string(),
+            |t| {
+                let t = t.with_timezone(&Utc);
+                format!(
+                    r#"<time datetime="{}" title="{}">{}</time>"#,
+                    t.to_rfc3339(),
+                    t.format("%Y-%m-%d %H:%M:%S UTC"),
+                    time_ago(now, t)
+                )
+            },
+        );
     let org = escape(&config.org_info.org_name);
-    let contact = escape(&config.org_info.contact_url);
+    // Only a web address the admin configured; none by default (never Fleet's own page).
+    let contact_url = config.org_info.contact_url.trim();
+    let contact = if contact_url.starts_with("https://") || contact_url.starts_with("http://") {
+        format!(
+            r#" Questions? <a href="{}" rel="noreferrer">Contact your IT team</a>."#,
+            escape(contact_url)
+        )
+    } else {
+        String::new()
+    };
     let page = format!(
         r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -123,13 +159,12 @@ dt{{color:#515774}} dd{{margin:0;font-weight:600}} footer{{margin-top:2rem;color
 <dt>Team</dt><dd>{team}</dd>
 <dt>Serial number</dt><dd>{serial}</dd>
 </dl>
-<footer>Managed by {org}. Questions? Contact your IT team: {contact}</footer>
+<footer>Managed by {org}.{contact}</footer>
 </main></body></html>
 "#,
         hostname = field("display_name"),
         os = field("os_version"),
         osquery = field("osquery_version"),
-        seen = field("seen_time"),
         status = field("status"),
         team = escape(&team),
         serial = field("hardware_serial"),
@@ -152,8 +187,31 @@ dt{{color:#515774}} dd{{margin:0;font-weight:600}} footer{{margin-top:2rem;color
     Ok(response)
 }
 
+/// "3 minutes ago", as people read times.
+fn time_ago(now: DateTime<Utc>, then: DateTime<Utc>) -> String {
+    let secs = (now - then).num_seconds();
+    let (n, unit) = match secs {
+        s if s < 60 => return "just now".to_string(),
+        s if s < 3600 => (s / 60, "minute"),
+        s if s < 86_400 => (s / 3600, "hour"),
+        s => (s / 86_400, "day"),
+    };
+    format!("{n} {unit}{} ago", if n == 1 { "" } else { "s" })
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn times_read_as_people_read_them() {
+        let now = chrono::Utc::now();
+        let ago = |secs| super::time_ago(now, now - chrono::Duration::seconds(secs));
+        assert_eq!(ago(5), "just now");
+        assert_eq!(ago(60), "1 minute ago");
+        assert_eq!(ago(180), "3 minutes ago");
+        assert_eq!(ago(7200), "2 hours ago");
+        assert_eq!(ago(86_400 * 3), "3 days ago");
+    }
+
     #[test]
     fn escapes_markup() {
         assert_eq!(

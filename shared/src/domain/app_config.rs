@@ -30,7 +30,8 @@ impl Default for OrgInfo {
         OrgInfo {
             org_name: "Flotilla".into(),
             org_logo_url: String::new(),
-            contact_url: "https://fleetdm.com/company/contact".into(),
+            // None until an admin sets one: Fleet's default sends employees to fleetdm.com.
+            contact_url: String::new(),
         }
     }
 }
