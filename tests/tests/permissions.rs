@@ -52,6 +52,8 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/fleet/spec/enroll_secret", "YYYNNNNNN"),
     ("GET", "/api/v1/fleet/teams", "YYYYYFFFF"),
     ("POST", "/api/v1/fleet/teams", "YYNNNNNNN"),
+    ("PATCH", "/api/v1/fleet/teams/{id}", "YYNNNYNNN"),
+    ("DELETE", "/api/v1/fleet/teams/{id}", "YYNNNNNNN"),
     ("GET", "/api/v1/fleet/teams/{id}/secrets", "YYYNNYYNN"),
     ("PATCH", "/api/v1/fleet/teams/{id}/secrets", "YYYNNYYNN"),
     (
@@ -89,6 +91,7 @@ const OUTSIDE_TEAM_1: &[(&str, &str, &str)] = &[
     ("GET host of no team", "host0", "YYYYYNNNN"),
     ("GET team 2's secrets", "team2-secrets", "YYYNNNNNN"),
     ("set team 2's agent options", "team2-options", "YYNNNNNNN"),
+    ("rename team 2", "team2-rename", "YYNNNNNNN"),
     ("save a query in team 2", "team2-query", "YYYNNNNNN"),
     ("save a global query", "global-query", "YYYNNNNNN"),
     ("run SQL on a team 2 host", "run-host2", "YYYYNNNNN"),
@@ -379,6 +382,22 @@ async fn prepare(
         ("POST", "/api/v1/fleet/teams") => {
             (template.into(), Some(json!({"name": format!("Team {n}")})))
         }
+        ("PATCH", "/api/v1/fleet/teams/{id}") => (
+            format!("/api/v1/fleet/teams/{}", w.team1),
+            Some(json!({"name": format!("One {n}")})),
+        ),
+        ("DELETE", "/api/v1/fleet/teams/{id}") => {
+            let id = bg(
+                f,
+                "POST",
+                "/api/v1/fleet/teams",
+                Some(json!({"name": format!("Doomed {n}")})),
+            )
+            .await["team"]["id"]
+                .as_u64()
+                .expect("id");
+            (format!("/api/v1/fleet/teams/{id}"), None)
+        }
         ("GET", "/api/v1/fleet/teams/{id}/secrets") => {
             (format!("/api/v1/fleet/teams/{}/secrets", w.team1), None)
         }
@@ -493,6 +512,11 @@ async fn prepare_outside(
             "POST",
             format!("/api/v1/fleet/teams/{}/agent_options", w.team2),
             json!({"config": {}}),
+        ),
+        "team2-rename" => (
+            "PATCH",
+            format!("/api/v1/fleet/teams/{}", w.team2),
+            json!({"name": format!("Two {n}")}),
         ),
         "team2-query" => (
             "POST",

@@ -419,6 +419,18 @@ fn declared() -> Routes {
         ),
         (
             Admin,
+            "/api/v1/fleet/teams/{id}",
+            method!(PATCH, admin::teams::patch),
+            Team(ManageTeams),
+        ),
+        (
+            Admin,
+            "/api/v1/fleet/teams/{id}",
+            method!(DELETE, admin::teams::delete),
+            Global(ManageTeams),
+        ),
+        (
+            Admin,
             "/api/v1/fleet/teams/{id}/secrets",
             method!(GET, admin::teams::secrets),
             Team(ReadEnrollSecrets),

@@ -22,4 +22,5 @@ pub mod packages;
 pub mod rate_limit;
 pub mod records;
 pub mod scheduled_queries;
+pub mod team_removal;
 pub mod teams;

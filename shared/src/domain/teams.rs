@@ -19,19 +19,52 @@ pub struct Team {
     /// Replaces the global agent options for the team's hosts when set.
     #[serde(default)]
     pub agent_options: Option<Value>,
+    /// Set by the first step of a deletion (`team_removal`): the team is gone for everyone
+    /// else, so nothing new attaches to it while its secrets, queries, roles and hosts are
+    /// removed, and a retried deletion still finds it to finish the job.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleting: bool,
 }
 
+/// The team, unless absent or being deleted.
 pub async fn get(store: &dyn StateStore, id: u64) -> Result<Option<Team>, StoreError> {
+    Ok(get_stored(store, id)
+        .await?
+        .map(|(team, _)| team)
+        .filter(|team| !team.deleting))
+}
+
+/// The stored team item and its version, even when being deleted.
+pub async fn get_stored(
+    store: &dyn StateStore,
+    id: u64,
+) -> Result<Option<(Team, u64)>, StoreError> {
     match store.get(&layout::team(id)).await? {
-        Some(item) => item.decode().map(Some),
+        Some(item) => Ok(Some((item.decode()?, item.version))),
         None => Ok(None),
     }
 }
 
+fn not_found(id: u64) -> ApiError {
+    ApiError::not_found(format!("team {id} not found"))
+}
+
 pub async fn require(store: &dyn StateStore, id: u64) -> Result<Team, ApiError> {
-    get(store, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("team {id} not found")))
+    get(store, id).await?.ok_or_else(|| not_found(id))
+}
+
+fn check_name(name: &str) -> Result<&str, ApiError> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > MAX_NAME_LEN {
+        return Err(ApiError::bad_request(format!(
+            "team name must be 1 to {MAX_NAME_LEN} characters"
+        )));
+    }
+    Ok(name)
+}
+
+fn name_taken(name: &str) -> ApiError {
+    ApiError::Conflict(format!("a team named {name:?} already exists"))
 }
 
 /// Creates the team with one generated enroll secret, as Fleet does.
@@ -40,12 +73,7 @@ pub async fn create(
     now: DateTime<Utc>,
     name: &str,
 ) -> Result<Team, ApiError> {
-    let name = name.trim();
-    if name.is_empty() || name.len() > MAX_NAME_LEN {
-        return Err(ApiError::bad_request(format!(
-            "team name must be 1 to {MAX_NAME_LEN} characters"
-        )));
-    }
+    let name = check_name(name)?;
     let id = u64::try_from(store.increment(&layout::counter("team"), 1, None).await?)
         .map_err(|_| ApiError::Internal("team counter went negative".into()))?;
     let team = Team {
@@ -53,6 +81,7 @@ pub async fn create(
         name: name.to_string(),
         created_at: now,
         agent_options: None,
+        deleting: false,
     };
     let ops = vec![
         WriteOp::Put {
@@ -69,11 +98,7 @@ pub async fn create(
     ];
     match store.write(ops).await {
         Ok(()) => {}
-        Err(StoreError::ConditionFailed) => {
-            return Err(ApiError::Conflict(format!(
-                "a team named {name:?} already exists"
-            )))
-        }
+        Err(StoreError::ConditionFailed) => return Err(name_taken(name)),
         Err(other) => return Err(other.into()),
     }
     enroll_secrets::replace(store, now, Some(id), vec![None]).await?;
@@ -82,8 +107,63 @@ pub async fn create(
 
 pub async fn list(store: &dyn StateStore) -> Result<Vec<Team>, StoreError> {
     let mut teams: Vec<Team> = gsi1_records(store, "TEAMS").await?;
+    teams.retain(|t| !t.deleting);
     teams.sort_by_key(|t| t.id);
     Ok(teams)
+}
+
+const RENAME_ATTEMPTS: usize = 5;
+
+/// Renames the team. The name claim moves in the same write as the team (new claim
+/// NotExists, old one deleted), so two teams never hold one name and a failed rename leaves
+/// the old name claimed. A change of case only rewrites the team: the claim is lowercase.
+pub async fn rename(store: &dyn StateStore, id: u64, name: &str) -> Result<Team, ApiError> {
+    let name = check_name(name)?;
+    let new_claim = layout::team_name(&name.to_lowercase());
+    for _ in 0..RENAME_ATTEMPTS {
+        let (mut team, version) = get_stored(store, id)
+            .await?
+            .filter(|(team, _)| !team.deleting)
+            .ok_or_else(|| not_found(id))?;
+        if team.name == name {
+            return Ok(team);
+        }
+        let old_claim = layout::team_name(&team.name.to_lowercase());
+        team.name = name.to_string();
+        let mut ops = vec![WriteOp::Put {
+            item: Item::encode(layout::team(id), &team)?.with_gsi1(layout::teams_index(id)),
+            cond: Cond::Version(version),
+        }];
+        if old_claim != new_claim {
+            ops.push(WriteOp::Put {
+                item: Item::new(new_claim.clone(), serde_json::json!({ "team_id": id })),
+                cond: Cond::NotExists,
+            });
+            ops.push(WriteOp::Delete {
+                key: old_claim,
+                cond: Cond::None,
+            });
+        }
+        match store.write(ops).await {
+            Ok(()) => return Ok(team),
+            Err(StoreError::ConditionFailed) => {
+                // The name is taken, or the team changed meanwhile (then look again).
+                let holder = store.get(&new_claim).await?.and_then(|claim| {
+                    claim
+                        .data
+                        .get("team_id")
+                        .and_then(serde_json::Value::as_u64)
+                });
+                if holder.is_some_and(|holder| holder != id) {
+                    return Err(name_taken(name));
+                }
+            }
+            Err(other) => return Err(other.into()),
+        }
+    }
+    Err(ApiError::Unavailable(format!(
+        "team {id} kept changing, retry"
+    )))
 }
 
 /// Replaces the team's agent options (validated first).
@@ -98,8 +178,7 @@ pub async fn set_agent_options(
         &layout::team(id),
         Some(layout::teams_index(id)),
         |team: Option<Team>| {
-            let mut team =
-                team.ok_or_else(|| ApiError::not_found(format!("team {id} not found")))?;
+            let mut team = team.filter(|t| !t.deleting).ok_or_else(|| not_found(id))?;
             team.agent_options = Some(options.clone());
             Ok(team)
         },

@@ -13,7 +13,7 @@ use crate::app::App;
 use crate::domain::identity::audit;
 use crate::domain::identity::principal::Principal;
 use crate::domain::identity::roles::{Permission, Scope};
-use crate::domain::{enroll_secrets, teams};
+use crate::domain::{enroll_secrets, team_removal, teams};
 use crate::error::ApiResult;
 
 #[derive(Deserialize)]
@@ -42,6 +42,65 @@ pub async fn create(
     )
     .await?;
     Ok(Json(json!({ "team": team })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TeamChange {
+    #[serde(default)]
+    name: Option<String>,
+    /// Accepted and ignored, as on create: teams have no description here.
+    #[serde(default)]
+    description: Option<String>,
+}
+
+/// Fleet's modify team: a rename (a team admin may rename their own team).
+pub async fn patch(
+    principal: Principal,
+    State(app): State<App>,
+    ClientIp(ip): ClientIp,
+    Id(id): Id,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Json<Value>> {
+    principal.require(Permission::ManageTeams, Scope::Team(id))?;
+    let request: TeamChange = parse(body)?;
+    let _ = request.description;
+    let Some(name) = request.name else {
+        // Nothing this deployment keeps was asked to change.
+        return Ok(Json(
+            json!({ "team": teams::require(app.state(), id).await? }),
+        ));
+    };
+    let team = teams::rename(app.state(), id, &name).await?;
+    audit::record(
+        &app,
+        principal.actor(),
+        "edited_team",
+        json!({"team_id": team.id, "team_name": team.name}),
+        &ip,
+    )
+    .await?;
+    Ok(Json(json!({ "team": team })))
+}
+
+/// Deletes the team with its secrets and queries; its hosts go to no team, its users lose
+/// their role on it. A failed deletion is finished by calling it again.
+pub async fn delete(
+    principal: Principal,
+    State(app): State<App>,
+    ClientIp(ip): ClientIp,
+    Id(id): Id,
+) -> ApiResult<Json<Value>> {
+    let team = team_removal::remove(&app, id).await?;
+    audit::record(
+        &app,
+        principal.actor(),
+        "deleted_team",
+        json!({"team_id": team.id, "team_name": team.name}),
+        &ip,
+    )
+    .await?;
+    Ok(Json(json!({})))
 }
 
 /// The teams the principal has a role on (all of them for a global role).

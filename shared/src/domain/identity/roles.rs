@@ -56,7 +56,8 @@ impl Role {
 /// settings, SSO, the activity log, creating teams): a team role never grants them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Permission {
-    /// Me, logout, change my password, my API token.
+    /// Me, logout, change my password, my API token: every signed-in user's, even one left
+    /// with no role (their only team was deleted).
     OwnAccount,
     ReadHosts,
     /// Delete hosts, transfer them between teams, refetch.
@@ -146,6 +147,9 @@ impl Roles {
 
     /// Whether this permission is granted on this scope.
     pub fn can(&self, permission: Permission, scope: Scope) -> bool {
+        if permission == Permission::OwnAccount {
+            return true;
+        }
         if self.global.is_some_and(|role| role.allows(permission)) {
             return true;
         }
@@ -163,7 +167,8 @@ impl Roles {
 
     /// Whether this permission is granted anywhere at all (the route-level check).
     pub fn can_somewhere(&self, permission: Permission) -> bool {
-        self.global.is_some_and(|role| role.allows(permission))
+        permission == Permission::OwnAccount
+            || self.global.is_some_and(|role| role.allows(permission))
             || (!permission.is_global_only()
                 && self.teams.values().any(|role| role.allows(permission)))
     }
@@ -226,6 +231,19 @@ mod tests {
         };
         assert!(!team_admin.can_somewhere(Permission::ManageUsers));
         assert!(team_admin.can(Permission::WriteAgentOptions, Scope::Team(1)));
+    }
+
+    #[test]
+    fn a_user_without_roles_reaches_only_their_account() {
+        let none = Roles::default();
+        assert!(none.can_somewhere(Permission::OwnAccount));
+        assert!(none.can(Permission::OwnAccount, Scope::Global));
+        assert!(!none.can_somewhere(Permission::ReadHosts));
+        assert!(!none.can_somewhere(Permission::ReadTeams));
+        assert_eq!(
+            none.teams_with(Permission::ReadHosts),
+            TeamFilter::Only(vec![])
+        );
     }
 
     #[test]
