@@ -33,14 +33,7 @@ pub async fn create(
     let request: NewTeam = parse(body)?;
     let _ = request.description;
     let team = teams::create(app.state(), app.clock.now(), &request.name).await?;
-    audit::record(
-        &app,
-        principal.actor(),
-        "created_team",
-        json!({"team_id": team.id, "team_name": team.name}),
-        &ip,
-    )
-    .await?;
+    record(&app, &principal, "created_team", &team, &ip).await?;
     Ok(Json(json!({ "team": team })))
 }
 
@@ -72,14 +65,7 @@ pub async fn patch(
         ));
     };
     let team = teams::rename(app.state(), id, &name).await?;
-    audit::record(
-        &app,
-        principal.actor(),
-        "edited_team",
-        json!({"team_id": team.id, "team_name": team.name}),
-        &ip,
-    )
-    .await?;
+    record(&app, &principal, "edited_team", &team, &ip).await?;
     Ok(Json(json!({ "team": team })))
 }
 
@@ -92,14 +78,7 @@ pub async fn delete(
     Id(id): Id,
 ) -> ApiResult<Json<Value>> {
     let team = team_removal::remove(&app, id).await?;
-    audit::record(
-        &app,
-        principal.actor(),
-        "deleted_team",
-        json!({"team_id": team.id, "team_name": team.name}),
-        &ip,
-    )
-    .await?;
+    record(&app, &principal, "deleted_team", &team, &ip).await?;
     Ok(Json(json!({})))
 }
 
@@ -165,13 +144,24 @@ pub async fn agent_options(
 ) -> ApiResult<Json<Value>> {
     principal.require(Permission::WriteAgentOptions, Scope::Team(id))?;
     let team = teams::set_agent_options(app.state(), id, body).await?;
-    audit::record(
-        &app,
-        principal.actor(),
-        "edited_agent_options",
-        json!({"team_id": id, "team_name": team.name}),
-        &ip,
-    )
-    .await?;
+    record(&app, &principal, "edited_agent_options", &team, &ip).await?;
     Ok(Json(json!({ "team": team })))
+}
+
+/// Records an action on a team, named by its id and name.
+async fn record(
+    app: &App,
+    principal: &Principal,
+    kind: &str,
+    team: &teams::Team,
+    ip: &str,
+) -> ApiResult<()> {
+    audit::record(
+        app,
+        principal.actor(),
+        kind,
+        json!({"team_id": team.id, "team_name": team.name}),
+        ip,
+    )
+    .await
 }
