@@ -181,6 +181,21 @@ async fn login_me_and_logout(family: Family) {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(me["user"]["id"], user.id);
 
+    // Another site cannot sign a visitor in (login CSRF); our own pages and API clients can.
+    for (origin, expected) in [
+        ("https://evil.example", StatusCode::FORBIDDEN),
+        (f.base.as_str(), StatusCode::OK),
+    ] {
+        let (status, _, _) = request(
+            &f,
+            "POST",
+            "/api/v1/fleet/login",
+            &[("origin", origin)],
+            Some(json!({"email": user.email, "password": user.password})),
+        )
+        .await;
+        assert_eq!(status, expected, "{origin}");
+    }
     let (status, failed) = f
         .admin_as(
             None,

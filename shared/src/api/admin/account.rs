@@ -7,9 +7,11 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::auth::refuse_foreign_origin;
 use super::session_cookie::{self, SESSION_COOKIE};
 use crate::api::body::{parse, JsonBody};
 use crate::api::client_ip::ClientIp;
+use crate::api::public_url::PublicUrl;
 use crate::app::App;
 use crate::domain::activities::Actor;
 use crate::domain::app_config::{self, AppConfigPatch, OrgInfoPatch};
@@ -93,9 +95,11 @@ struct SetupRequest {
 pub async fn set_up(
     State(app): State<App>,
     ClientIp(ip): ClientIp,
+    PublicUrl(origin): PublicUrl,
     headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
+    refuse_foreign_origin(&headers, &origin)?;
     let request: SetupRequest = parse(body)?;
     if request.admin.password != request.admin.password_confirmation {
         return Err(ApiError::bad_request(
@@ -156,8 +160,11 @@ struct LoginRequest {
 pub async fn login(
     State(app): State<App>,
     ClientIp(ip): ClientIp,
+    PublicUrl(origin): PublicUrl,
+    headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
+    refuse_foreign_origin(&headers, &origin)?;
     let request: LoginRequest = parse(body)?;
     if sso_settings::load(app.state()).await?.sso_required {
         return Err(ApiError::Forbidden(

@@ -5,7 +5,7 @@
 //! of what they touch (`Principal::require`) or filter to the principal's teams.
 
 use axum::extract::{FromRequestParts, Request, State};
-use axum::http::{header, request::Parts, Method};
+use axum::http::{header, request::Parts, HeaderMap, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -54,6 +54,21 @@ pub fn presented(parts: &Parts) -> Option<Presented> {
         token,
         via_cookie: true,
     })
+}
+
+/// Browsers name the page a request comes from; API clients send no `Origin`. Forms that
+/// sign in (password, setup, SSO) refuse another site's, so no site can sign a visitor into
+/// an account of its choosing (login CSRF).
+pub fn refuse_foreign_origin(headers: &HeaderMap, own_origin: &str) -> Result<(), ApiError> {
+    match headers
+        .get(header::ORIGIN)
+        .map(|v| v.to_str().unwrap_or(""))
+    {
+        Some(origin) if origin.trim_end_matches('/') != own_origin => {
+            Err(ApiError::Forbidden("cross-site request refused".into()))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// A cookie request that changes state must come from our own origin and carry the session's

@@ -9,6 +9,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::auth::refuse_foreign_origin;
 use super::session_cookie::{self, SESSION_COOKIE, SSO_STATE_COOKIE};
 use crate::api::body::{parse, JsonBody};
 use crate::api::client_ip::ClientIp;
@@ -90,8 +91,10 @@ pub async fn initiate(
     State(app): State<App>,
     ClientIp(ip): ClientIp,
     PublicUrl(base): PublicUrl,
+    headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
+    refuse_foreign_origin(&headers, &base)?;
     let request: Initiate = if body.is_null() {
         Initiate::default()
     } else {
