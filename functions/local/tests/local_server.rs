@@ -144,6 +144,13 @@ async fn first_start_prints_a_one_time_setup_link_and_no_secret() {
         link.starts_with(&format!("{}/setup?token=", server.base)),
         "{link}"
     );
+    assert!(
+        token.len() == 43
+            && token
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+        "a URL-safe token, usable in the link as it is: {token}"
+    );
 
     let setup = |token: Option<String>| {
         let client = client.clone();

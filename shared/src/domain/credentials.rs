@@ -12,6 +12,14 @@ pub fn random_secret() -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
+/// 32 random bytes, base64url: session and API tokens, setup tokens. URL-safe, so a token can
+/// stand in a link's query string as it is.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
 pub fn sha256_hex(value: &str) -> String {
     hex::encode(Sha256::digest(value.as_bytes()))
 }

@@ -5,12 +5,10 @@
 //! a deletion end all of a user's sessions. Sessions expire after an idle time and an absolute
 //! lifetime; API tokens after their own expiry (or never, when asked for explicitly).
 
-use base64::Engine;
-use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::domain::credentials::sha256_hex;
+use crate::domain::credentials::{random_token, sha256_hex};
 use crate::domain::layout;
 use crate::ports::state::query_all;
 use crate::ports::{Cond, Item, Query, StateStore, StoreError, WriteOp};
@@ -68,12 +66,6 @@ impl std::fmt::Debug for NewCredential {
             .field("record", &self.record)
             .finish_non_exhaustive()
     }
-}
-
-fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 pub fn hash_token(token: &str) -> String {

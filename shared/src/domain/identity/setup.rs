@@ -10,7 +10,7 @@ use super::principal;
 use super::sessions::{self, CredentialKind, NewCredential};
 use super::users::{self, NewUser, User};
 use crate::app::AppInner;
-use crate::domain::credentials::{constant_time_eq, random_secret, sha256_hex};
+use crate::domain::credentials::{constant_time_eq, random_token, sha256_hex};
 use crate::domain::layout;
 use crate::error::ApiError;
 use crate::ports::state::put;
@@ -27,7 +27,7 @@ pub async fn issue_setup_token(store: &dyn StateStore) -> Result<Option<String>,
     if is_done(store).await? {
         return Ok(None);
     }
-    let token = random_secret();
+    let token = random_token();
     put(
         store,
         Item::new(layout::setup_token(), json!({ "hash": sha256_hex(&token) })),
