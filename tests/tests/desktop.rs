@@ -1,9 +1,11 @@
 //! Fleet Desktop's device API against both adapter families: a token set by orbit works for an
 //! hour, the "My device" page, and the per-address limit on invalid tokens.
 
+use base64::Engine;
 use flotilla_tests::harness::{Family, Flotilla};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use sha2::Digest;
 
 flotilla_tests::both!(device_token_session, invalid_tokens_are_rate_limited);
 
@@ -88,6 +90,7 @@ async fn device_token_session(family: Family) {
         .starts_with("text/html"));
     let csp = headers["content-security-policy"].to_str().expect("csp");
     assert!(csp.contains("default-src 'none'"), "{csp}");
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
     assert_eq!(headers["referrer-policy"], "no-referrer");
     let html = page.text().await.expect("html");
     assert!(
@@ -95,6 +98,14 @@ async fn device_token_session(family: Family) {
             && html.contains("Ubuntu 22.04.4 LTS")
             && html.contains("5.12.1")
     );
+    // The CSP allows exactly the page's own style block, by its hash.
+    let style = html
+        .split_once("<style>")
+        .and_then(|(_, rest)| rest.split_once("</style>"))
+        .map(|(style, _)| style)
+        .expect("a style block");
+    let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(style));
+    assert!(csp.contains(&format!("style-src 'sha256-{hash}'")), "{csp}");
     for external in ["<script", "<link", "src=", "http://", "@import"] {
         assert!(
             !html.contains(external),

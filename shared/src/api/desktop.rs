@@ -14,7 +14,10 @@ use crate::domain::hosts::{self, HostState};
 use crate::domain::rate_limit::{Verdict, DEVICE_TOKEN_ERRORS};
 use crate::domain::{app_config, orbit, teams};
 use crate::error::{ApiError, ApiResult};
+use base64::Engine;
 use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+use std::sync::OnceLock;
 
 /// The host whose valid device token is in the path.
 pub struct DeviceHost(pub HostState);
@@ -86,9 +89,28 @@ fn escape(text: &str) -> String {
     out
 }
 
-/// Only inline styles, nothing from elsewhere; the URL holds the token, so no referrer.
-const PAGE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; \
-                        form-action 'none'; frame-ancestors 'none'";
+/// The page's only style sheet, inline: the page loads nothing from anywhere.
+const PAGE_STYLE: &str = r#"
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;background:#f4f5f7;color:#192147}
+main{max-width:40rem;margin:3rem auto;background:#fff;border-radius:8px;padding:2rem;box-shadow:0 1px 3px rgba(0,0,0,.1)}
+h1{font-size:1.4rem;margin:0 0 1.5rem} dl{display:grid;grid-template-columns:10rem 1fr;gap:.6rem 1rem;margin:0}
+dt{color:#515774} dd{margin:0;font-weight:600} footer{margin-top:2rem;color:#515774;font-size:.9rem}
+"#;
+
+/// Nothing from elsewhere, and of inline styles only `PAGE_STYLE` (by its hash, not
+/// 'unsafe-inline'); the URL holds the token, so no referrer.
+fn page_csp() -> &'static HeaderValue {
+    static CSP: OnceLock<HeaderValue> = OnceLock::new();
+    CSP.get_or_init(|| {
+        let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(PAGE_STYLE));
+        let policy = format!(
+            "default-src 'none'; style-src 'sha256-{hash}'; base-uri 'none'; \
+             form-action 'none'; frame-ancestors 'none'"
+        );
+        HeaderValue::from_str(&policy)
+            .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'"))
+    })
+}
 
 /// The "My device" page Fleet Desktop opens in the browser.
 pub async fn my_device_page(
@@ -143,12 +165,7 @@ pub async fn my_device_page(
         r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>My device · {org}</title>
-<style>
-body{{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;background:#f4f5f7;color:#192147}}
-main{{max-width:40rem;margin:3rem auto;background:#fff;border-radius:8px;padding:2rem;box-shadow:0 1px 3px rgba(0,0,0,.1)}}
-h1{{font-size:1.4rem;margin:0 0 1.5rem}} dl{{display:grid;grid-template-columns:10rem 1fr;gap:.6rem 1rem;margin:0}}
-dt{{color:#515774}} dd{{margin:0;font-weight:600}} footer{{margin-top:2rem;color:#515774;font-size:.9rem}}
-</style></head>
+<style>{PAGE_STYLE}</style></head>
 <body><main>
 <h1>{hostname}</h1>
 <dl>
@@ -171,10 +188,7 @@ dt{{color:#515774}} dd{{margin:0;font-weight:600}} footer{{margin-top:2rem;color
     );
     let mut response = Html(page).into_response();
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(PAGE_CSP),
-    );
+    headers.insert(header::CONTENT_SECURITY_POLICY, page_csp().clone());
     headers.insert(
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
