@@ -97,8 +97,8 @@ h1{font-size:1.4rem;margin:0 0 1.5rem} dl{display:grid;grid-template-columns:10r
 dt{color:#515774} dd{margin:0;font-weight:600} footer{margin-top:2rem;color:#515774;font-size:.9rem}
 "#;
 
-/// Nothing from elsewhere, and of inline styles only `PAGE_STYLE` (by its hash, not
-/// 'unsafe-inline'); the URL holds the token, so no referrer.
+/// Nothing from elsewhere, and of inline styles only `PAGE_STYLE`, allowed by its hash (no
+/// blanket permission for inline code); the URL holds the token, so no referrer.
 fn page_csp() -> &'static HeaderValue {
     static CSP: OnceLock<HeaderValue> = OnceLock::new();
     CSP.get_or_init(|| {
