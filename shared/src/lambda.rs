@@ -22,26 +22,14 @@ fn settings_from_env() -> Result<Settings, StartupError> {
     let admin_token_secret = std::env::var("FLOTILLA_ADMIN_TOKEN_SECRET")
         .map_err(|_| StartupError::MissingEnv("FLOTILLA_ADMIN_TOKEN_SECRET"))?;
     let mut settings = Settings::new(admin_token_secret);
-    if let Ok(days) = std::env::var("FLOTILLA_CARVE_EXPIRY_DAYS") {
-        settings.carve_expiry_days = days
-            .parse()
-            .ok()
-            .filter(|days| *days > 0)
-            .ok_or(StartupError::InvalidEnv("FLOTILLA_CARVE_EXPIRY_DAYS", days))?;
+    if let Some(days) = positive_env("FLOTILLA_CARVE_EXPIRY_DAYS")? {
+        settings.carve_expiry_days = days;
     }
     let packager = &mut settings.packager;
     packager.key_secret = std::env::var("FLOTILLA_PACKAGER_KEY_SECRET")
         .map_err(|_| StartupError::MissingEnv("FLOTILLA_PACKAGER_KEY_SECRET"))?;
-    if let Ok(minutes) = std::env::var("FLOTILLA_PACKAGE_EXPIRY_MINUTES") {
-        packager.expiry_minutes =
-            minutes
-                .parse()
-                .ok()
-                .filter(|minutes| *minutes > 0)
-                .ok_or(StartupError::InvalidEnv(
-                    "FLOTILLA_PACKAGE_EXPIRY_MINUTES",
-                    minutes,
-                ))?;
+    if let Some(minutes) = positive_env("FLOTILLA_PACKAGE_EXPIRY_MINUTES")? {
+        packager.expiry_minutes = minutes;
     }
     if let Some(url) = non_empty_env("FLOTILLA_PACKAGER_UPDATE_URL") {
         packager.update_url = url;

@@ -16,10 +16,10 @@ pub const MAX_TRANSFER: usize = 1000;
 
 /// Deletes the host and every item that leads to it (identity, node keys, device token), in
 /// one transaction, so a half-deleted host never exists.
-pub async fn delete(app: &AppInner, host: &Host) -> Result<(), ApiError> {
+pub async fn delete(app: &AppInner, id: u64) -> Result<(), ApiError> {
     let store = app.state();
-    let Some(current) = store.get(&layout::host(host.id)).await? else {
-        return Err(ApiError::not_found(format!("host {} not found", host.id)));
+    let Some(current) = store.get(&layout::host(id)).await? else {
+        return Err(ApiError::not_found(format!("host {id} not found")));
     };
     let host: Host = current.decode()?;
     let device_token = store

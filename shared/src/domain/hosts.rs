@@ -373,6 +373,14 @@ fn state_from_items(items: Vec<Item>) -> Result<Option<HostState>, StoreError> {
     Ok(host.map(|host| HostState { host, vitals, seen }))
 }
 
+/// The host's team (one read of the host item); None when the host does not exist.
+pub async fn team_of(store: &dyn StateStore, id: u64) -> Result<Option<Option<u64>>, StoreError> {
+    match store.get(&layout::host(id)).await? {
+        Some(item) => Ok(Some(item.decode::<Host>()?.team_id)),
+        None => Ok(None),
+    }
+}
+
 /// Hosts in id order, `per_page` from `page` (0-based), as Fleet pages them.
 pub async fn list(
     store: &dyn StateStore,

@@ -10,11 +10,11 @@
 use super::identity::users::{self, User};
 use super::scheduled_queries;
 use super::teams::{self, Team};
-use super::{enroll_secrets, hosts::Host, layout, live};
+use super::{enroll_secrets, hosts::Host, layout, live, records};
 use crate::app::AppInner;
 use crate::error::ApiError;
 use crate::ports::state::query_all;
-use crate::ports::{Cond, Item, Query, StateStore, StoreError, WriteOp};
+use crate::ports::{Cond, Query, StateStore, StoreError, WriteOp};
 
 /// Read-modify-writes of one item before giving up with 503 (the caller retries the whole
 /// deletion, which starts again where it failed).
@@ -44,32 +44,22 @@ pub async fn remove(app: &AppInner, id: u64) -> Result<Team, ApiError> {
 
 /// Marks the team `deleting` (already marked by a failed earlier attempt: kept as is).
 async fn mark_deleting(store: &dyn StateStore, id: u64) -> Result<Team, ApiError> {
-    for _ in 0..ATTEMPTS {
-        let (mut team, version) = teams::get_stored(store, id)
-            .await?
-            .ok_or_else(|| ApiError::not_found(format!("team {id} not found")))?;
-        if team.deleting {
-            return Ok(team);
-        }
-        team.deleting = true;
-        let item = Item::encode(layout::team(id), &team)?.with_gsi1(layout::teams_index(id));
-        match store
-            .write(vec![WriteOp::Put {
-                item,
-                cond: Cond::Version(version),
-            }])
-            .await
-        {
-            Ok(()) => return Ok(team),
-            Err(StoreError::ConditionFailed) => continue,
-            Err(other) => return Err(other.into()),
-        }
-    }
-    Err(kept_changing(&format!("team {id}")))
-}
-
-fn kept_changing(what: &str) -> ApiError {
-    ApiError::Unavailable(format!("{what} kept changing, retry"))
+    let not_found = || ApiError::not_found(format!("team {id} not found"));
+    records::update_if(
+        store,
+        &layout::team(id),
+        Some(layout::teams_index(id)),
+        |team: Option<Team>| {
+            let mut team = team.ok_or_else(not_found)?;
+            if team.deleting {
+                return Ok(None);
+            }
+            team.deleting = true;
+            Ok(Some(team))
+        },
+    )
+    .await?
+    .ok_or_else(not_found)
 }
 
 /// The team's saved queries (Cond::None: one already gone is fine).
@@ -103,52 +93,25 @@ async fn remove_roles(
         if !listed.teams.iter().any(|t| t.id == id) {
             continue;
         }
-        if remove_role(store, now, listed.id, id).await? {
-            changed.push(listed.id);
-        }
+        // Deleted meanwhile, or the role already gone: nothing to write.
+        records::update_if(
+            store,
+            &layout::user(listed.id),
+            Some(layout::users_index(listed.id)),
+            |user: Option<User>| {
+                Ok(user
+                    .filter(|u| u.teams.iter().any(|t| t.id == id))
+                    .map(|user| User {
+                        teams: user.teams.iter().copied().filter(|t| t.id != id).collect(),
+                        updated_at: now,
+                        ..user
+                    }))
+            },
+        )
+        .await?;
+        changed.push(listed.id);
     }
     Ok(changed)
-}
-
-async fn remove_role(
-    store: &dyn StateStore,
-    now: chrono::DateTime<chrono::Utc>,
-    user_id: u64,
-    team_id: u64,
-) -> Result<bool, ApiError> {
-    for _ in 0..ATTEMPTS {
-        // Deleted meanwhile, or the role already gone: nothing to do.
-        let Some((user, version)) = users::get(store, user_id).await? else {
-            return Ok(false);
-        };
-        if !user.teams.iter().any(|t| t.id == team_id) {
-            return Ok(false);
-        }
-        let updated = User {
-            teams: user
-                .teams
-                .iter()
-                .copied()
-                .filter(|t| t.id != team_id)
-                .collect(),
-            updated_at: now,
-            ..user
-        };
-        let item =
-            Item::encode(layout::user(user_id), &updated)?.with_gsi1(layout::users_index(user_id));
-        match store
-            .write(vec![WriteOp::Put {
-                item,
-                cond: Cond::Version(version),
-            }])
-            .await
-        {
-            Ok(()) => return Ok(true),
-            Err(StoreError::ConditionFailed) => continue,
-            Err(other) => return Err(other.into()),
-        }
-    }
-    Err(kept_changing(&format!("user {user_id}")))
 }
 
 /// Moves the team's hosts to no team. The hosts are found by reading the whole host index and
@@ -163,49 +126,24 @@ async fn move_hosts_out(store: &dyn StateStore, id: u64) -> Result<(), ApiError>
     for chunk in keys.chunks(100) {
         for item in store.batch_get(chunk).await? {
             let host: Host = item.decode()?;
-            if host.team_id == Some(id) {
-                move_host_out(store, host.id, id, item).await?;
+            if host.team_id != Some(id) {
+                continue;
             }
+            // Under its version: a host that re-enrolled meanwhile is read again.
+            records::update_if(
+                store,
+                &layout::host(host.id),
+                Some(layout::hosts_index(host.id)),
+                |host: Option<Host>| {
+                    Ok(host
+                        .filter(|h| h.team_id == Some(id))
+                        .map(|h| Host { team_id: None, ..h }))
+                },
+            )
+            .await?;
         }
     }
     Ok(())
-}
-
-/// One host to no team under its version; a conflict (the host re-enrolled meanwhile) reads
-/// it again.
-async fn move_host_out(
-    store: &dyn StateStore,
-    host_id: u64,
-    team_id: u64,
-    first_read: Item,
-) -> Result<(), ApiError> {
-    let mut current = Some(first_read);
-    for _ in 0..ATTEMPTS {
-        let Some(item) = current.take() else {
-            return Ok(());
-        };
-        let mut host: Host = item.decode()?;
-        if host.team_id != Some(team_id) {
-            return Ok(());
-        }
-        host.team_id = None;
-        let next =
-            Item::encode(layout::host(host_id), &host)?.with_gsi1(layout::hosts_index(host_id));
-        match store
-            .write(vec![WriteOp::Put {
-                item: next,
-                cond: Cond::Version(item.version),
-            }])
-            .await
-        {
-            Ok(()) => return Ok(()),
-            Err(StoreError::ConditionFailed) => {
-                current = store.get(&layout::host(host_id)).await?;
-            }
-            Err(other) => return Err(other.into()),
-        }
-    }
-    Err(kept_changing(&format!("host {host_id}")))
 }
 
 /// The last step: the team item and its name claim, together.
@@ -231,5 +169,7 @@ async fn delete_team_item(store: &dyn StateStore, id: u64) -> Result<(), ApiErro
             Err(other) => return Err(other.into()),
         }
     }
-    Err(kept_changing(&format!("team {id}")))
+    Err(ApiError::Unavailable(format!(
+        "team {id} kept changing, retry"
+    )))
 }

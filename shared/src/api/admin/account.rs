@@ -7,7 +7,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::auth::refuse_foreign_origin;
+use super::auth::{bearer, refuse_foreign_origin};
 use super::session_cookie::{self, SESSION_COOKIE};
 use crate::api::body::{parse, JsonBody};
 use crate::api::client_ip::ClientIp;
@@ -106,15 +106,10 @@ pub async fn set_up(
             "password and password_confirmation do not match",
         ));
     }
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
     let presented = request
         .setup_token
         .as_deref()
-        .or(bearer)
+        .or(bearer(&headers))
         .unwrap_or_default();
     let new = NewUser {
         name: request.admin.name,
@@ -279,11 +274,9 @@ pub async fn change_password(
     let updated = User {
         password_hash: Some(hash),
         force_password_reset: false,
-        updated_at: app.clock.now(),
         ..user.clone()
     };
-    users::replace(app.state(), &user, version, &updated).await?;
-    app.identity.users.forget(user.id);
+    super::users::save(&app, &user, version, updated).await?;
     sessions::end_all(
         app.state(),
         user.id,

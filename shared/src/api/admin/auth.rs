@@ -36,15 +36,18 @@ pub struct Presented {
     pub via_cookie: bool,
 }
 
-pub fn presented(parts: &Parts) -> Option<Presented> {
-    let bearer = parts
-        .headers
+/// The `Authorization: Bearer` token, if any.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
-        .filter(|t| !t.is_empty());
-    if let Some(token) = bearer {
+        .filter(|t| !t.is_empty())
+}
+
+pub fn presented(parts: &Parts) -> Option<Presented> {
+    if let Some(token) = bearer(&parts.headers) {
         return Some(Presented {
             token: token.to_string(),
             via_cookie: false,
@@ -60,15 +63,17 @@ pub fn presented(parts: &Parts) -> Option<Presented> {
 /// sign in (password, setup, SSO) refuse another site's, so no site can sign a visitor into
 /// an account of its choosing (login CSRF).
 pub fn refuse_foreign_origin(headers: &HeaderMap, own_origin: &str) -> Result<(), ApiError> {
-    match headers
-        .get(header::ORIGIN)
-        .map(|v| v.to_str().unwrap_or(""))
-    {
-        Some(origin) if origin.trim_end_matches('/') != own_origin => {
-            Err(ApiError::Forbidden("cross-site request refused".into()))
-        }
+    match same_origin(headers, own_origin) {
+        Some(false) => Err(ApiError::Forbidden("cross-site request refused".into())),
         _ => Ok(()),
     }
+}
+
+/// Whether the request's `Origin` is ours; None when it names none.
+fn same_origin(headers: &HeaderMap, own_origin: &str) -> Option<bool> {
+    headers
+        .get(header::ORIGIN)
+        .map(|v| v.to_str().unwrap_or("").trim_end_matches('/') == own_origin)
 }
 
 /// A cookie request that changes state must come from our own origin and carry the session's
@@ -81,11 +86,7 @@ async fn check_csrf(parts: &mut Parts, app: &App, token: &str) -> Result<(), Api
         Ok(url) => url,
         Err(never) => match never {},
     };
-    let origin_ok = parts
-        .headers
-        .get(header::ORIGIN)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|presented| presented.trim_end_matches('/') == origin);
+    let origin_ok = same_origin(&parts.headers, &origin) == Some(true);
     let token_ok = parts
         .headers
         .get(session_cookie::CSRF_HEADER)
@@ -98,10 +99,12 @@ async fn check_csrf(parts: &mut Parts, app: &App, token: &str) -> Result<(), Api
     }
 }
 
+/// The principal, if it may use a route that needs `permission` (globally when `global`).
 async fn principal_for(
     parts: &mut Parts,
     app: &App,
-    access: Access,
+    permission: Permission,
+    global: bool,
 ) -> Result<Principal, ApiError> {
     let presented = presented(parts).ok_or(ApiError::Unauthorized)?;
     let principal = principal::authenticate(app, &presented.token, app.clock.unix())
@@ -110,10 +113,6 @@ async fn principal_for(
     if presented.via_cookie {
         check_csrf(parts, app, &presented.token).await?;
     }
-    let permission = match access {
-        Access::Open => return Ok(principal),
-        Access::Global(permission) | Access::Team(permission) => permission,
-    };
     if permission != Permission::OwnAccount
         && principal
             .user
@@ -124,9 +123,10 @@ async fn principal_for(
             "password reset required: change your password first".into(),
         ));
     }
-    let allowed = match access {
-        Access::Global(permission) => principal.can(permission, Scope::Global),
-        _ => principal.roles.can_somewhere(permission),
+    let allowed = if global {
+        principal.can(permission, Scope::Global)
+    } else {
+        principal.roles.can_somewhere(permission)
     };
     if !allowed {
         return Err(ApiError::forbidden());
@@ -140,11 +140,13 @@ pub async fn authorize(
     request: Request,
     next: Next,
 ) -> Response {
-    if access == Access::Open {
-        return next.run(request).await;
-    }
+    let (permission, global) = match access {
+        Access::Open => return next.run(request).await,
+        Access::Global(permission) => (permission, true),
+        Access::Team(permission) => (permission, false),
+    };
     let (mut parts, body) = request.into_parts();
-    match principal_for(&mut parts, &app, access).await {
+    match principal_for(&mut parts, &app, permission, global).await {
         Ok(principal) => {
             if matches!(principal.credential, Credential::BreakGlass) {
                 tracing::info!("request with the break-glass admin token");

@@ -5,12 +5,11 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{require_host_access, Id};
+use super::{host_visible, require_host_access, Id};
 use crate::api::body::{parse, JsonBody};
 use crate::api::client_ip::ClientIp;
 use crate::app::App;
 use crate::domain::campaigns::{self, Campaign};
-use crate::domain::hosts;
 use crate::domain::identity::audit;
 use crate::domain::identity::principal::Principal;
 use crate::domain::identity::roles::{Permission, TeamFilter};
@@ -131,18 +130,13 @@ pub async fn results(
         .ok_or_else(|| ApiError::not_found(format!("campaign {id} not found")))?;
     let mut results = campaigns::results(&app, id).await?;
     let visible = principal.teams_with(Permission::ReadCampaigns);
-    if visible != TeamFilter::All {
-        let mut kept = Vec::with_capacity(results.len());
-        for result in results {
-            let team = hosts::load(app.state(), result.host_id)
-                .await?
-                .and_then(|h| h.host.team_id);
-            if visible.includes(team) {
-                kept.push(result);
-            }
+    let mut kept = Vec::with_capacity(results.len());
+    for result in results {
+        if host_visible(&app, &visible, result.host_id).await? {
+            kept.push(result);
         }
-        results = kept;
     }
+    results = kept;
     let entries: Vec<Value> = results
         .iter()
         .map(|r| {

@@ -9,11 +9,10 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use std::time::Duration;
 
-use super::{require_host_access, Id};
+use super::{host_visible, require_host_access, Id};
 use crate::api::blob_download::{self, Download};
 use crate::app::App;
 use crate::domain::carves::{self, Carve};
-use crate::domain::hosts;
 use crate::domain::identity::principal::Principal;
 use crate::domain::identity::roles::{Permission, TeamFilter};
 use crate::error::{ApiError, ApiResult};
@@ -41,13 +40,8 @@ pub async fn list(
         if !options.expired && carve.expired(now) {
             continue;
         }
-        if let TeamFilter::Only(_) = visible {
-            let team = hosts::load(app.state(), carve.host_id)
-                .await?
-                .and_then(|h| h.host.team_id);
-            if !visible.includes(team) {
-                continue;
-            }
+        if !host_visible(&app, &visible, carve.host_id).await? {
+            continue;
         }
         carves.push(carve.to_json(now));
     }

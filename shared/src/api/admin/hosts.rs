@@ -70,7 +70,7 @@ pub async fn delete(
     Id(id): Id,
 ) -> ApiResult<Json<Value>> {
     let state = require_host_access(&app, &principal, Permission::WriteHosts, id).await?;
-    host_changes::delete(&app, &state.host).await?;
+    host_changes::delete(&app, id).await?;
     audit::record(
         &app,
         principal.actor(),

@@ -20,8 +20,19 @@ use axum::http::request::Parts;
 use crate::app::App;
 use crate::domain::hosts::{self as host_records, HostState};
 use crate::domain::identity::principal::Principal;
-use crate::domain::identity::roles::{Permission, Scope};
+use crate::domain::identity::roles::{Permission, Scope, TeamFilter};
 use crate::error::{ApiError, ApiResult};
+
+/// Whether a listing filtered to `visible` shows what belongs to this host (no read for a
+/// global role; a host that no longer exists is shown to no team role).
+pub(crate) async fn host_visible(app: &App, visible: &TeamFilter, host_id: u64) -> ApiResult<bool> {
+    if *visible == TeamFilter::All {
+        return Ok(true);
+    }
+    Ok(host_records::team_of(app.state(), host_id)
+        .await?
+        .is_some_and(|team| visible.includes(team)))
+}
 
 /// 404 for a host that does not exist; 403 for one outside the principal's teams.
 pub(crate) async fn require_host_access(

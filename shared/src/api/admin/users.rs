@@ -87,6 +87,20 @@ async fn issue_api_token(
     Ok((credential.token, expires_at))
 }
 
+/// Stores a change to a user read at `version`, stamped now; this instance forgets its cached
+/// copy at once (others within the user cache's lifetime).
+pub(super) async fn save(
+    app: &App,
+    before: &User,
+    version: u64,
+    mut after: User,
+) -> ApiResult<User> {
+    after.updated_at = app.clock.now();
+    users::replace(app.state(), before, version, &after).await?;
+    app.identity.users.forget(after.id);
+    Ok(after)
+}
+
 /// Refuses to leave the deployment without a global admin account (the break-glass token is
 /// for emergencies, not for running it).
 async fn keep_an_admin(app: &App, before: &User, after: Option<&User>) -> ApiResult<()> {
@@ -240,9 +254,7 @@ pub async fn patch(
     }
     users::check_roles(app.state(), updated.global_role, &updated.teams).await?;
     keep_an_admin(&app, &user, Some(&updated)).await?;
-    updated.updated_at = app.clock.now();
-    users::replace(app.state(), &user, version, &updated).await?;
-    app.identity.users.forget(id);
+    let updated = save(&app, &user, version, updated).await?;
     if updated.roles() != user.roles() {
         audit::record(
             &app,
@@ -305,11 +317,9 @@ pub async fn require_password_reset(
     let (user, version) = users::require(app.state(), id).await?;
     let updated = User {
         force_password_reset: request.require,
-        updated_at: app.clock.now(),
         ..user.clone()
     };
-    users::replace(app.state(), &user, version, &updated).await?;
-    app.identity.users.forget(id);
+    let updated = save(&app, &user, version, updated).await?;
     if request.require {
         sessions::end_all(app.state(), id, Some(CredentialKind::Session), None).await?;
     }
