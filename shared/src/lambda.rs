@@ -5,7 +5,8 @@ use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use lambda_http::{service_fn, LambdaEvent};
 
 use crate::adapters::aws::{AwsPorts, AwsResourceNames};
-use crate::api::{router, Group};
+use crate::api::routes::{router_with, Route};
+use crate::api::Group;
 use crate::app::{App, Settings};
 
 #[derive(Debug, thiserror::Error)]
@@ -88,9 +89,17 @@ pub async fn app_from_env() -> Result<App, StartupError> {
 
 /// Serves `groups` on the Lambda runtime until it shuts the instance down.
 pub async fn run(groups: &[Group]) -> Result<(), lambda_http::Error> {
+    run_with(groups, Vec::new).await
+}
+
+/// As `run`, with routes declared outside this crate (the admin function serves the UI's).
+pub async fn run_with(
+    groups: &[Group],
+    extra: impl FnOnce() -> Vec<Route>,
+) -> Result<(), lambda_http::Error> {
     crate::telemetry::init(true);
     let app = app_from_env().await?;
-    lambda_http::run(router(app, groups)).await
+    lambda_http::run(router_with(app, groups, extra())).await
 }
 
 /// Runs one SQS batch of jobs. Failed messages are reported back (the function is set up

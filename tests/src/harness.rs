@@ -23,12 +23,12 @@ use tower::ServiceExt;
 use flotilla::adapters::aws::{AwsPorts, AwsResourceNames};
 use flotilla::adapters::counting::{CountingStore, StoreCalls};
 use flotilla::adapters::embedded::EmbeddedPorts;
-use flotilla::api::routes::route_table;
-use flotilla::api::{router, Group};
+use flotilla::api::Group;
 use flotilla::clock::{Clock, ManualClock};
 use flotilla::domain::{credentials::random_secret, enroll_secrets};
 use flotilla::ports::LogKind;
 use flotilla::{App, PackagerSettings, Ports, Settings};
+use flotilla_web::route_table;
 
 static USER_COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
@@ -183,7 +183,12 @@ impl Flotilla {
                     calls.insert(group, counter.clone());
                     apps.insert(group, app.clone());
                 }
-                (router(app.clone(), &Group::ALL), Some(dir), None, app)
+                (
+                    flotilla_web::router(app.clone(), &Group::ALL),
+                    Some(dir),
+                    None,
+                    app,
+                )
             }
             Family::Moto => {
                 let (sdk, names) = crate::moto::moto_aws().await;
@@ -223,7 +228,7 @@ impl Flotilla {
                     let (ports, counter) =
                         counted(AwsPorts::with_clock(&sdk, &names, clock.clone()));
                     let app = App::with_clock(ports, settings.clone(), clock.clone());
-                    routers.insert(group, router(app.clone(), &[group]));
+                    routers.insert(group, flotilla_web::router(app.clone(), &[group]));
                     calls.insert(group, counter);
                     apps.insert(group, app);
                 }

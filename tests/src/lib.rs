@@ -3,6 +3,7 @@ pub mod moto;
 pub mod notary_stand_in;
 pub mod oidc_provider;
 pub mod osquery_client;
+pub mod page_client;
 
 /// Makes a test of each scenario (an `async fn(Family)` of the calling file) for both adapter
 /// families: `embedded::<name>` and `moto::<name>`.

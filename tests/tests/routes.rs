@@ -10,7 +10,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use flotilla::api::routes::{route_table, Group};
+use flotilla::api::routes::Group;
+use flotilla_web::route_table;
 use yaml_rust2::{Yaml, YamlLoader};
 
 /// Functions of template.yaml that serve no route (queue workers, schedules...).

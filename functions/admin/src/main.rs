@@ -1,8 +1,8 @@
-//! The `admin` Lambda: only its group's routes, over the AWS adapters.
+//! The `admin` Lambda: the admin API and the admin UI's pages, over the AWS adapters.
 
 use flotilla::api::Group;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    flotilla::lambda::run(&[Group::Admin]).await
+    flotilla::lambda::run_with(&[Group::Admin], flotilla_web::pages::routes).await
 }

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use flotilla::adapters::embedded::EmbeddedPorts;
-use flotilla::api::{router, routes, Group};
+use flotilla::api::Group;
 use flotilla::clock::SystemClock;
 use flotilla::domain::enroll_secrets;
 use flotilla::domain::identity::setup;
@@ -114,7 +114,7 @@ async fn main() -> std::process::ExitCode {
 async fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Some(Command::Routes) => {
-            for route in routes::route_table() {
+            for route in flotilla_web::route_table() {
                 println!(
                     "{} {} {}",
                     route.group.function_id(),
@@ -221,7 +221,7 @@ async fn serve(args: ServeArgs) -> Result<(), Error> {
     }
     println!("Press Ctrl-C to stop.");
 
-    let router = router(app, &Group::ALL);
+    let router = flotilla_web::router(app, &Group::ALL);
     match tls {
         Some((cert, key)) => {
             let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();

@@ -1,4 +1,4 @@
-//! `GET /`: a health answer for load balancers and curious humans.
+//! `GET /healthz`: a health answer for load balancers and curious humans.
 
 use axum::Json;
 use serde_json::{json, Value};

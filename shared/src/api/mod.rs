@@ -13,5 +13,6 @@ pub mod packager;
 pub mod public_url;
 pub mod request_log;
 pub mod routes;
+pub mod time_text;
 
 pub use routes::{router, Group};

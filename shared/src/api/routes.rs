@@ -1,7 +1,7 @@
 //! Every route, declared once with the function group (Lambda) that serves it.
 //! template.yaml must declare the same set per function: tests/tests/routes.rs checks it.
 
-use axum::routing::{on, MethodFilter, MethodRouter};
+use axum::routing::MethodRouter;
 use axum::Router;
 
 use super::{admin, desktop, fallback, health, orbit, osquery, packager, request_log};
@@ -68,24 +68,24 @@ pub struct RouteSpec {
     pub access: Access,
 }
 
-struct Route {
-    spec: RouteSpec,
-    handler: MethodRouter<App>,
+/// A declared route: what template.yaml declares, and the handler. Crates that add routes
+/// of their own (the admin UI) declare them as these and pass them to `router_with`.
+pub struct Route {
+    pub spec: RouteSpec,
+    pub handler: MethodRouter<App>,
+    /// Layers around the route, authorization included (a page's headers and error pages
+    /// apply to its sign-in redirects and refusals too).
+    pub outer: Option<fn(MethodRouter<App>) -> MethodRouter<App>>,
 }
 
-#[derive(Default)]
-struct Routes(Vec<Route>);
-
-impl Routes {
-    fn add(
-        &mut self,
+impl Route {
+    pub fn new(
         group: Group,
-        method: &'static str,
+        (method, handler): MethodEntry,
         path: &'static str,
-        handler: MethodRouter<App>,
         access: Access,
-    ) {
-        self.0.push(Route {
+    ) -> Route {
+        Route {
             spec: RouteSpec {
                 group,
                 method,
@@ -93,25 +93,51 @@ impl Routes {
                 access,
             },
             handler,
-        });
+            outer: None,
+        }
+    }
+
+    /// The same route inside `layers`.
+    pub fn wrapped(self, layers: fn(MethodRouter<App>) -> MethodRouter<App>) -> Route {
+        Route {
+            outer: Some(layers),
+            ..self
+        }
     }
 }
 
+/// `(name, handler)` for a method: `method!(GET, handler)`.
+#[macro_export]
 macro_rules! method {
     (GET, $h:expr) => {
-        ("GET", on(MethodFilter::GET, $h))
+        (
+            "GET",
+            axum::routing::on(axum::routing::MethodFilter::GET, $h),
+        )
     };
     (POST, $h:expr) => {
-        ("POST", on(MethodFilter::POST, $h))
+        (
+            "POST",
+            axum::routing::on(axum::routing::MethodFilter::POST, $h),
+        )
     };
     (PATCH, $h:expr) => {
-        ("PATCH", on(MethodFilter::PATCH, $h))
+        (
+            "PATCH",
+            axum::routing::on(axum::routing::MethodFilter::PATCH, $h),
+        )
     };
     (HEAD, $h:expr) => {
-        ("HEAD", on(MethodFilter::HEAD, $h))
+        (
+            "HEAD",
+            axum::routing::on(axum::routing::MethodFilter::HEAD, $h),
+        )
     };
     (DELETE, $h:expr) => {
-        ("DELETE", on(MethodFilter::DELETE, $h))
+        (
+            "DELETE",
+            axum::routing::on(axum::routing::MethodFilter::DELETE, $h),
+        )
     };
 }
 
@@ -124,9 +150,9 @@ fn orbit_route((method, handler): MethodEntry) -> MethodEntry {
 }
 
 /// An HTTP method's name and the handler for it.
-type MethodEntry = (&'static str, MethodRouter<App>);
+pub type MethodEntry = (&'static str, MethodRouter<App>);
 
-fn declared() -> Routes {
+fn declared() -> Vec<Route> {
     use Access::{Global, Open, Team};
     use Group::*;
     use Permission::*;
@@ -282,7 +308,7 @@ fn declared() -> Routes {
             method!(GET, desktop::my_device_page),
             Open,
         ),
-        (Admin, "/", method!(GET, health::health), Open),
+        (Admin, "/healthz", method!(GET, health::health), Open),
         // Identity: setup, sessions, users, single sign-on, the activity log.
         (
             Admin,
@@ -556,27 +582,35 @@ fn declared() -> Routes {
             Open,
         ),
     ];
-    let mut routes = Routes::default();
-    for (group, path, (method, handler), access) in table {
-        routes.add(group, method, path, handler, access);
-    }
-    routes
+    table
+        .into_iter()
+        .map(|(group, path, entry, access)| Route::new(group, entry, path, access))
+        .collect()
 }
 
 /// The declared routes, for the template agreement test and `flotilla-local --routes`.
 pub fn route_table() -> Vec<RouteSpec> {
-    declared().0.into_iter().map(|route| route.spec).collect()
+    declared().into_iter().map(|route| route.spec).collect()
 }
 
 /// The router for these groups (all of them for flotilla-local, one per Lambda function).
 pub fn router(app: App, groups: &[Group]) -> Router {
+    router_with(app, groups, Vec::new())
+}
+
+/// The router for these groups with routes declared elsewhere (the admin UI's pages), each
+/// behind the same `authorize` middleware as the API's.
+pub fn router_with(app: App, groups: &[Group], extra: Vec<Route>) -> Router {
     let mut router = Router::new();
-    for route in declared().0 {
+    for route in declared().into_iter().chain(extra) {
         if groups.contains(&route.spec.group) {
-            let guarded = route.handler.layer(axum::middleware::from_fn_with_state(
+            let mut guarded = route.handler.layer(axum::middleware::from_fn_with_state(
                 (app.clone(), route.spec.access),
                 admin::auth::authorize,
             ));
+            if let Some(layers) = route.outer {
+                guarded = layers(guarded);
+            }
             router = router.route(route.spec.path, guarded);
         }
     }

@@ -94,7 +94,7 @@ pub fn start(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
 pub async fn wait_ready(client: &reqwest::Client, base: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        if let Ok(response) = client.get(format!("{base}/")).send().await {
+        if let Ok(response) = client.get(format!("{base}/healthz")).send().await {
             if response.status().is_success() {
                 return;
             }

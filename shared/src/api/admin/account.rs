@@ -13,15 +13,11 @@ use crate::api::body::{parse, JsonBody};
 use crate::api::client_ip::ClientIp;
 use crate::api::public_url::PublicUrl;
 use crate::app::App;
-use crate::domain::activities::Actor;
-use crate::domain::app_config::{self, AppConfigPatch, OrgInfoPatch};
-use crate::domain::identity::audit::{self, actor_of};
-use crate::domain::identity::login::{self, LoginOutcome};
-use crate::domain::identity::principal::Principal;
+use crate::domain::identity::account::{self, FirstAdmin};
+use crate::domain::identity::principal::{Credential, Principal};
 use crate::domain::identity::roles::{Permission, Role};
-use crate::domain::identity::sessions::{self, CredentialKind, NewCredential};
-use crate::domain::identity::users::{self, NewUser, User};
-use crate::domain::identity::{passwords, setup, sso_settings};
+use crate::domain::identity::sessions::NewCredential;
+use crate::domain::identity::users::{self, User};
 use crate::domain::teams;
 use crate::error::{ApiError, ApiResult};
 
@@ -111,34 +107,13 @@ pub async fn set_up(
         .as_deref()
         .or(bearer(&headers))
         .unwrap_or_default();
-    let new = NewUser {
+    let admin = FirstAdmin {
         name: request.admin.name,
         email: request.admin.email,
-        password: Some(request.admin.password),
-        global_role: Some(Role::Admin),
-        teams: Vec::new(),
-        api_only: false,
-        sso_enabled: false,
+        password: request.admin.password,
+        org_name: request.org_info.and_then(|o| o.org_name),
     };
-    let (user, session) = setup::set_up(&app, presented, new).await?;
-    if let Some(org_name) = request.org_info.and_then(|o| o.org_name) {
-        let patch = AppConfigPatch {
-            org_info: Some(OrgInfoPatch {
-                org_name: Some(org_name),
-                ..OrgInfoPatch::default()
-            }),
-            ..AppConfigPatch::default()
-        };
-        app_config::patch(app.state(), patch).await?;
-    }
-    audit::record(
-        &app,
-        actor_of(&user),
-        "setup",
-        json!({"user_id": user.id}),
-        &ip,
-    )
-    .await?;
+    let (user, session) = account::set_up(&app, presented, admin, &ip).await?;
     let body = json!({
         "admin": user_json(&app, &user).await?,
         "token": session.token,
@@ -161,44 +136,21 @@ pub async fn login(
 ) -> ApiResult<Response> {
     refuse_foreign_origin(&headers, &origin)?;
     let request: LoginRequest = parse(body)?;
-    if sso_settings::load(app.state()).await?.sso_required {
-        return Err(ApiError::Forbidden(
-            "single sign-on is required: sign in with SSO".into(),
-        ));
-    }
-    match login::password_login(&app, &request.email, &request.password, &ip).await? {
-        LoginOutcome::LoggedIn { user, session } => {
-            let user = *user;
-            audit::record(&app, actor_of(&user), "user_logged_in", json!({}), &ip).await?;
-            let principal = Principal {
-                roles: user.roles(),
-                user: Some(user.clone()),
-                credential: crate::domain::identity::principal::Credential::Session {
-                    hash: session.hash.clone(),
-                },
-            };
-            let (user, available_teams) = user_and_teams(&app, &principal).await?;
-            let body = json!({
-                "user": user,
-                "available_teams": available_teams,
-                "token": session.token,
-            });
-            Ok(with_session_cookie(&app, body, &session))
-        }
-        LoginOutcome::Failed => {
-            let email: String = request.email.trim().chars().take(254).collect();
-            audit::record(
-                &app,
-                Actor::Anonymous,
-                "user_failed_login",
-                json!({"email": email}),
-                &ip,
-            )
-            .await?;
-            Err(ApiError::AuthenticationFailed)
-        }
-        LoginOutcome::Limited { retry_after } => Err(ApiError::TooManyRequests { retry_after }),
-    }
+    let (user, session) = account::sign_in(&app, &request.email, &request.password, &ip).await?;
+    let principal = Principal {
+        roles: user.roles(),
+        user: Some(user),
+        credential: Credential::Session {
+            hash: session.hash.clone(),
+        },
+    };
+    let (user, available_teams) = user_and_teams(&app, &principal).await?;
+    let body = json!({
+        "user": user,
+        "available_teams": available_teams,
+        "token": session.token,
+    });
+    Ok(with_session_cookie(&app, body, &session))
 }
 
 /// Ends this session and clears the cookie.
@@ -207,10 +159,7 @@ pub async fn logout(
     ClientIp(ip): ClientIp,
     principal: Principal,
 ) -> ApiResult<Response> {
-    if let (Some(user), Some(hash)) = (&principal.user, principal.session_hash()) {
-        sessions::end(app.state(), user.id, hash).await?;
-        audit::record(&app, actor_of(user), "user_logged_out", json!({}), &ip).await?;
-    }
+    account::sign_out(&app, &principal, &ip).await?;
     let mut response = Json(json!({})).into_response();
     if let Some(cookie) = session_cookie::clear(SESSION_COOKIE) {
         response.headers_mut().append(header::SET_COOKIE, cookie);
@@ -249,41 +198,13 @@ pub async fn change_password(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Value>> {
     let request: ChangePassword = parse(body)?;
-    let Some(current) = &principal.user else {
-        return Err(ApiError::bad_request(
-            "the break-glass token has no password",
-        ));
-    };
-    let (user, version) = users::require(app.state(), current.id).await?;
-    let Some(stored) = user.password_hash.clone() else {
-        return Err(ApiError::bad_request(
-            "this account signs in with single sign-on and has no password",
-        ));
-    };
-    let old = request.old_password.clone();
-    let matched = tokio::task::spawn_blocking(move || passwords::verify(&old, &stored))
-        .await
-        .map_err(|e| ApiError::Internal(format!("password check: {e}")))?;
-    if !matched {
-        return Err(ApiError::Forbidden("old password does not match".into()));
-    }
-    let new_password = request.new_password;
-    let hash = tokio::task::spawn_blocking(move || users::hash_password(&new_password))
-        .await
-        .map_err(|e| ApiError::Internal(format!("password hash: {e}")))??;
-    let updated = User {
-        password_hash: Some(hash),
-        force_password_reset: false,
-        ..user.clone()
-    };
-    super::users::save(&app, &user, version, updated).await?;
-    sessions::end_all(
-        app.state(),
-        user.id,
-        Some(CredentialKind::Session),
-        principal.session_hash(),
+    account::change_password(
+        &app,
+        &principal,
+        request.old_password,
+        request.new_password,
+        &ip,
     )
     .await?;
-    audit::record(&app, actor_of(&user), "changed_password", json!({}), &ip).await?;
     Ok(Json(json!({})))
 }

@@ -4,6 +4,7 @@
 //! and checks the route's permission. Handlers then take the `Principal` and check the team
 //! of what they touch (`Principal::require`) or filter to the principal's teams.
 
+use axum::body::{Body, Bytes};
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::{header, request::Parts, HeaderMap, Method};
 use axum::middleware::Next;
@@ -17,6 +18,8 @@ use crate::domain::identity::principal::{self, Credential, Principal};
 use crate::domain::identity::roles::{Permission, Scope};
 use crate::error::ApiError;
 
+const PASSWORD_RESET_REQUIRED: &str = "password reset required";
+
 /// What a route needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Access {
@@ -28,6 +31,25 @@ pub enum Access {
     /// The permission on at least one team or globally; the handler checks or filters the
     /// teams of what it touches.
     Team(Permission),
+    /// A page of the admin UI needing the permission globally: as `Global`, but the credential
+    /// is the session cookie only, a visitor without one is sent to sign in, and a form post
+    /// carries the CSRF token as its `csrf_token` field.
+    PageGlobal(Permission),
+    /// A page of the admin UI needing the permission on some team (as `Team`, for browsers).
+    PageTeam(Permission),
+}
+
+impl Access {
+    /// The permission the route needs, whether globally, and whether it is a page.
+    fn need(self) -> Option<(Permission, bool, bool)> {
+        match self {
+            Access::Open => None,
+            Access::Global(p) => Some((p, true, false)),
+            Access::Team(p) => Some((p, false, false)),
+            Access::PageGlobal(p) => Some((p, true, true)),
+            Access::PageTeam(p) => Some((p, false, true)),
+        }
+    }
 }
 
 /// The credential a request presents, and how.
@@ -76,10 +98,20 @@ fn same_origin(headers: &HeaderMap, own_origin: &str) -> Option<bool> {
         .map(|v| v.to_str().unwrap_or("").trim_end_matches('/') == own_origin)
 }
 
+fn changes_state(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
 /// A cookie request that changes state must come from our own origin and carry the session's
-/// CSRF token (`X-CSRF-Token`); a bearer request cannot be forged by another site.
-async fn check_csrf(parts: &mut Parts, app: &App, token: &str) -> Result<(), ApiError> {
-    if matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
+/// CSRF token: `X-CSRF-Token` from scripts, the `csrf_token` field from a page's form
+/// (`form_token`); a bearer request cannot be forged by another site.
+async fn check_csrf(
+    parts: &mut Parts,
+    app: &App,
+    token: &str,
+    form_token: Option<&str>,
+) -> Result<(), ApiError> {
+    if !changes_state(&parts.method) {
         return Ok(());
     }
     let PublicUrl(origin) = match PublicUrl::from_request_parts(parts, app).await {
@@ -87,11 +119,13 @@ async fn check_csrf(parts: &mut Parts, app: &App, token: &str) -> Result<(), Api
         Err(never) => match never {},
     };
     let origin_ok = same_origin(&parts.headers, &origin) == Some(true);
+    let expected = session_cookie::csrf_token(token);
     let token_ok = parts
         .headers
         .get(session_cookie::CSRF_HEADER)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|presented| constant_time_eq(presented, &session_cookie::csrf_token(token)));
+        .or(form_token)
+        .is_some_and(|presented| constant_time_eq(presented, &expected));
     if origin_ok && token_ok {
         Ok(())
     } else {
@@ -99,19 +133,40 @@ async fn check_csrf(parts: &mut Parts, app: &App, token: &str) -> Result<(), Api
     }
 }
 
+/// The largest form a page posts (agent options and SQL included); a bigger one is refused
+/// before it is read.
+pub const FORM_LIMIT: usize = 256 * 1024;
+
+/// The `csrf_token` field of a urlencoded form body.
+fn form_csrf_token(body: &[u8]) -> Option<String> {
+    url::form_urlencoded::parse(body)
+        .find(|(name, _)| name == "csrf_token")
+        .map(|(_, value)| value.into_owned())
+}
+
 /// The principal, if it may use a route that needs `permission` (globally when `global`).
+/// A page is a browser's: the cookie is its only credential.
 async fn principal_for(
     parts: &mut Parts,
     app: &App,
     permission: Permission,
     global: bool,
+    page_form: Option<&[u8]>,
 ) -> Result<Principal, ApiError> {
-    let presented = presented(parts).ok_or(ApiError::Unauthorized)?;
+    let presented = match page_form {
+        Some(_) => session_cookie::read(&parts.headers, SESSION_COOKIE).map(|token| Presented {
+            token,
+            via_cookie: true,
+        }),
+        None => presented(parts),
+    }
+    .ok_or(ApiError::Unauthorized)?;
     let principal = principal::authenticate(app, &presented.token, app.clock.unix())
         .await?
         .ok_or(ApiError::Unauthorized)?;
     if presented.via_cookie {
-        check_csrf(parts, app, &presented.token).await?;
+        let form_token = page_form.and_then(form_csrf_token);
+        check_csrf(parts, app, &presented.token, form_token.as_deref()).await?;
     }
     if permission != Permission::OwnAccount
         && principal
@@ -119,9 +174,9 @@ async fn principal_for(
             .as_ref()
             .is_some_and(|u| u.force_password_reset)
     {
-        return Err(ApiError::Forbidden(
-            "password reset required: change your password first".into(),
-        ));
+        return Err(ApiError::Forbidden(format!(
+            "{PASSWORD_RESET_REQUIRED}: change your password first"
+        )));
     }
     let allowed = if global {
         principal.can(permission, Scope::Global)
@@ -140,13 +195,20 @@ pub async fn authorize(
     request: Request,
     next: Next,
 ) -> Response {
-    let (permission, global) = match access {
-        Access::Open => return next.run(request).await,
-        Access::Global(permission) => (permission, true),
-        Access::Team(permission) => (permission, false),
+    let Some((permission, global, page)) = access.need() else {
+        return next.run(request).await;
     };
     let (mut parts, body) = request.into_parts();
-    match principal_for(&mut parts, &app, permission, global).await {
+    // A page's form is read here (bounded) for its CSRF field, then handed on unchanged.
+    let (body, form) = if page && changes_state(&parts.method) {
+        match axum::body::to_bytes(body, FORM_LIMIT).await {
+            Ok(bytes) => (Body::from(bytes.clone()), Some(bytes)),
+            Err(_) => return ApiError::PayloadTooLarge { limit: FORM_LIMIT }.into_response(),
+        }
+    } else {
+        (body, page.then(Bytes::new))
+    };
+    match principal_for(&mut parts, &app, permission, global, form.as_deref()).await {
         Ok(principal) => {
             if matches!(principal.credential, Credential::BreakGlass) {
                 tracing::info!("request with the break-glass admin token");
@@ -154,8 +216,35 @@ pub async fn authorize(
             parts.extensions.insert(principal);
             next.run(Request::from_parts(parts, body)).await
         }
+        Err(err) if page => page_refusal(&parts, err),
         Err(err) => err.into_response(),
     }
+}
+
+/// A page's visitor without a session goes to sign in and comes back; one who must reset
+/// a password goes to the account page. Other refusals stay errors (the UI renders them).
+fn page_refusal(parts: &Parts, err: ApiError) -> Response {
+    let to = match &err {
+        ApiError::Unauthorized => {
+            let here = parts
+                .uri
+                .path_and_query()
+                .map(|pq| pq.as_str())
+                .unwrap_or("/");
+            let next = if changes_state(&parts.method) {
+                "/"
+            } else {
+                here
+            };
+            let next: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
+            format!("/login?next={next}")
+        }
+        ApiError::Forbidden(message) if message.starts_with(PASSWORD_RESET_REQUIRED) => {
+            "/account".to_string()
+        }
+        _ => return err.into_response(),
+    };
+    (axum::http::StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response()
 }
 
 /// The authenticated principal, as `authorize` found it.

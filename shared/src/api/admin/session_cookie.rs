@@ -52,9 +52,11 @@ fn build_with(
     HeaderValue::from_str(&cookie.to_string()).ok()
 }
 
-/// `Set-Cookie` for a new session, lasting as long as its absolute lifetime.
+/// `Set-Cookie` for a new session, lasting as long as its absolute lifetime. `Lax`, so a
+/// link from elsewhere (a bookmark in a chat, the identity provider's redirect back) opens
+/// the page signed in; what changes state needs our `Origin` and the CSRF token besides.
 pub fn set(name: &str, token: &str, max_age_secs: i64) -> Option<HeaderValue> {
-    build(name, token.to_string(), max_age_secs)
+    build_with(name, token.to_string(), max_age_secs, SameSite::Lax)
 }
 
 /// A cookie the browser must send on a top-level navigation from another site (the identity

@@ -12,11 +12,11 @@ use super::Id;
 use crate::api::body::{parse, JsonBody};
 use crate::api::client_ip::ClientIp;
 use crate::app::App;
-use crate::domain::identity::audit;
 use crate::domain::identity::principal::Principal;
 use crate::domain::identity::roles::Role;
 use crate::domain::identity::sessions::{self, CredentialKind};
 use crate::domain::identity::users::{self, NewUser, TeamRole, User};
+use crate::domain::identity::{account, audit};
 use crate::error::{ApiError, ApiResult};
 use crate::ports::StoreError;
 
@@ -85,20 +85,6 @@ async fn issue_api_token(
         other => other.into(),
     })?;
     Ok((credential.token, expires_at))
-}
-
-/// Stores a change to a user read at `version`, stamped now; this instance forgets its cached
-/// copy at once (others within the user cache's lifetime).
-pub(super) async fn save(
-    app: &App,
-    before: &User,
-    version: u64,
-    mut after: User,
-) -> ApiResult<User> {
-    after.updated_at = app.clock.now();
-    users::replace(app.state(), before, version, &after).await?;
-    app.identity.users.forget(after.id);
-    Ok(after)
 }
 
 /// Refuses to leave the deployment without a global admin account (the break-glass token is
@@ -254,7 +240,7 @@ pub async fn patch(
     }
     users::check_roles(app.state(), updated.global_role, &updated.teams).await?;
     keep_an_admin(&app, &user, Some(&updated)).await?;
-    let updated = save(&app, &user, version, updated).await?;
+    let updated = account::save(&app, &user, version, updated).await?;
     if updated.roles() != user.roles() {
         audit::record(
             &app,
@@ -319,7 +305,7 @@ pub async fn require_password_reset(
         force_password_reset: request.require,
         ..user.clone()
     };
-    let updated = save(&app, &user, version, updated).await?;
+    let updated = account::save(&app, &user, version, updated).await?;
     if request.require {
         sessions::end_all(app.state(), id, Some(CredentialKind::Session), None).await?;
     }

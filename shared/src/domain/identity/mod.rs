@@ -2,6 +2,7 @@
 //! login, single sign-on (OpenID Connect), and who is asking (`principal`). HTTP lives in
 //! `api/admin/`.
 
+pub mod account;
 pub mod audit;
 pub mod login;
 pub mod oidc;

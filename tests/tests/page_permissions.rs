@@ -1,0 +1,220 @@
+//! The admin UI's permission matrix: every page route that needs a session, fetched or posted
+//! by a user of each role (globally and on team 1) with the session cookie, as a browser
+//! would, on both adapter families. Written out by hand, apart from the code's permission
+//! table; a page route without a line here fails the test. What a role may not do is refused
+//! (403) whatever the page shows; the navigation shows only what the role may use.
+
+use std::collections::BTreeSet;
+
+use flotilla::api::routes::Access;
+use flotilla_tests::harness::{Family, Flotilla, TestUser};
+use flotilla_tests::page_client::{Browser, Page};
+use flotilla_web::route_table;
+use reqwest::StatusCode;
+
+flotilla_tests::both!(every_page_against_every_role, pages_need_a_session);
+
+/// The callers, in the order of the matrix's columns.
+const CALLERS: [(&str, &str, bool); 8] = [
+    ("admin", "admin", false),
+    ("maintainer", "maintainer", false),
+    ("observer_plus", "observer_plus", false),
+    ("observer", "observer", false),
+    ("team admin", "admin", true),
+    ("team maintainer", "maintainer", true),
+    ("team observer_plus", "observer_plus", true),
+    ("team observer", "observer", true),
+];
+
+/// Y: allowed (200, or 303 anywhere but back to sign in); N: 403.
+const MATRIX: &[(&str, &str, &str)] = &[
+    ("GET", "/", "YYYYYYYY"),
+    ("GET", "/account", "YYYYYYYY"),
+    ("POST", "/account/password", "YYYYYYYY"),
+    // Last: it ends the session (the caller signs in again).
+    ("POST", "/logout", "YYYYYYYY"),
+];
+
+/// Links the navigation shows, and the permission (by matrix row) that shows them.
+const NAV: &[(&str, &str)] = &[
+    ("/users", "YNNNNNNN"),
+    ("/activity", "YYYYNNNN"),
+    ("/settings", "YNNNNNNN"),
+];
+
+struct World {
+    team1: u64,
+}
+
+async fn build_world(f: &Flotilla) -> World {
+    let (status, team) = f
+        .admin(
+            "POST",
+            "/api/v1/fleet/teams",
+            Some(serde_json::json!({"name": "Team one"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{team}");
+    World {
+        team1: team["team"]["id"].as_u64().expect("team id"),
+    }
+}
+
+/// The path and form fields for a line of the matrix.
+fn prepare(template: &str, user: &TestUser) -> (String, Vec<(String, String)>) {
+    let fields: Vec<(&str, String)> = match template {
+        "/account/password" => vec![
+            ("old_password", user.password.clone()),
+            ("new_password", format!("{}x", user.password)),
+            ("new_password_confirmation", format!("{}x", user.password)),
+        ],
+        _ => Vec::new(),
+    };
+    (
+        template.to_string(),
+        fields
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+    )
+}
+
+fn allowed(page: &Page) -> bool {
+    page.status == StatusCode::OK
+        || (page.status == StatusCode::SEE_OTHER
+            && !page.location().unwrap_or("").starts_with("/login?"))
+}
+
+async fn every_page_against_every_role(family: Family) {
+    let f = Flotilla::start(family).await;
+    let guarded: BTreeSet<(String, String)> = route_table()
+        .into_iter()
+        .filter(|r| matches!(r.access, Access::PageGlobal(_) | Access::PageTeam(_)))
+        .map(|r| (r.method.to_string(), r.path.to_string()))
+        .collect();
+    let listed: BTreeSet<(String, String)> = MATRIX
+        .iter()
+        .map(|(m, p, _)| (m.to_string(), p.to_string()))
+        .collect();
+    assert_eq!(guarded, listed, "every page route has a line in the matrix");
+
+    let w = build_world(&f).await;
+    for (column, (who, role, on_team)) in CALLERS.iter().enumerate() {
+        let mut user = if *on_team {
+            f.user(None, &[(w.team1, role)]).await
+        } else {
+            f.user(Some(role), &[]).await
+        };
+        let mut browser = Browser::new(&f, Some(user.token.clone()));
+        let dashboard = browser.get("/").await;
+        for (link, row) in NAV {
+            let shown = dashboard.body.contains(&format!("href=\"{link}\""));
+            assert_eq!(
+                shown,
+                row.as_bytes()[column] == b'Y',
+                "{who}: nav link {link}"
+            );
+        }
+        for (method, template, row) in MATRIX {
+            let (path, mut fields) = prepare(template, &user);
+            let page = if *method == "GET" {
+                browser.get(&path).await
+            } else {
+                let csrf = browser.get("/account").await.csrf().expect("csrf");
+                fields.push(("csrf_token".into(), csrf));
+                browser.post_raw(&path, &fields, Some(&f.base)).await
+            };
+            match row.as_bytes()[column] {
+                b'Y' => assert!(
+                    allowed(&page),
+                    "{who} {method} {path}: {} {:?}",
+                    page.status,
+                    page.location()
+                ),
+                b'N' => assert_eq!(page.status, StatusCode::FORBIDDEN, "{who} {method} {path}"),
+                other => panic!("unknown expectation {}", other as char),
+            }
+            if *template == "/account/password" {
+                user.password.push('x');
+            }
+        }
+        // Signed out: the old cookie opens nothing.
+        let page = browser.get("/").await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{who}: after sign-out");
+        browser.session = None;
+    }
+}
+
+async fn pages_need_a_session(family: Family) {
+    let f = Flotilla::start(family).await;
+    let admin = f.user(Some("admin"), &[]).await;
+    for (method, template, _) in MATRIX {
+        let (path, fields) = prepare(template, &admin);
+        let anonymous = Browser::new(&f, None);
+        let page = if *method == "GET" {
+            anonymous.get(&path).await
+        } else {
+            anonymous.post_raw(&path, &fields, Some(&f.base)).await
+        };
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{method} {path}");
+        let location = page.location().unwrap_or_default();
+        assert!(
+            location.starts_with("/login?next="),
+            "{method} {path}: {location}"
+        );
+        if *method == "GET" {
+            let next: String = url::form_urlencoded::byte_serialize(path.as_bytes()).collect();
+            assert_eq!(location, format!("/login?next={next}"));
+        }
+        // A bearer token is not a browser's session: pages take the cookie only.
+        if *method != "GET" {
+            continue;
+        }
+        let response = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client")
+            .get(format!("{}{path}", f.base))
+            .bearer_auth(&admin.token)
+            .send()
+            .await
+            .expect("GET");
+        assert_eq!(
+            response.status(),
+            StatusCode::SEE_OTHER,
+            "{path} with a bearer token"
+        );
+    }
+    // A form without the CSRF field, or from another site, is refused; so is a garbage session.
+    let browser = Browser::new(&f, Some(admin.token.clone()));
+    let csrf = browser.get("/account").await.csrf().expect("csrf");
+    let fields = |token: &str| {
+        vec![
+            ("old_password".to_string(), admin.password.clone()),
+            ("new_password".to_string(), format!("{}y", admin.password)),
+            (
+                "new_password_confirmation".to_string(),
+                format!("{}y", admin.password),
+            ),
+            ("csrf_token".to_string(), token.to_string()),
+        ]
+    };
+    for (what, token, origin) in [
+        ("no token", "", Some(f.base.as_str())),
+        ("a wrong token", "AAAA", Some(f.base.as_str())),
+        ("another site", csrf.as_str(), Some("https://evil.example")),
+        ("no origin", csrf.as_str(), None),
+    ] {
+        let page = browser
+            .post_raw("/account/password", &fields(token), origin)
+            .await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN, "{what}");
+        assert!(
+            page.body.contains("<h1>Not allowed</h1>"),
+            "{what}: an HTML refusal"
+        );
+    }
+    let forged = Browser::new(&f, Some("not-a-session".into()));
+    let page = forged.get("/").await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+}

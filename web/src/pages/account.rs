@@ -1,0 +1,138 @@
+//! My account: who I am, my roles, and changing my password.
+
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use flotilla::api::client_ip::ClientIp;
+use flotilla::app::App;
+use flotilla::domain::identity::account;
+use flotilla::domain::identity::users;
+use flotilla::error::{ApiError, ApiResult};
+use maud::{html, Markup};
+use serde::Deserialize;
+
+use super::see_other;
+use crate::context::Viewer;
+use crate::forms::PageForm;
+use crate::layout;
+
+#[derive(Deserialize, Default)]
+pub struct Shown {
+    notice: Option<String>,
+}
+
+async fn render(
+    app: &App,
+    viewer: &Viewer,
+    notice: Option<&str>,
+    error: Option<&str>,
+) -> ApiResult<Markup> {
+    let team_names = users::team_names(app.state()).await?;
+    let user = viewer.principal.user.as_ref();
+    let must_reset = user.is_some_and(|u| u.force_password_reset);
+    Ok(layout::page(
+        viewer,
+        "My account",
+        html! {
+            h1 { "My account" }
+            (layout::notice(notice))
+            @if must_reset {
+                p class="error" role="alert" { "An admin asked you to choose a new password before you go on." }
+            }
+            @match user {
+                Some(user) => {
+                    dl class="facts" {
+                        dt { "Name" } dd { (user.name) }
+                        dt { "Email" } dd { (user.email) }
+                        dt { "Role" }
+                        dd {
+                            @if let Some(role) = user.global_role {
+                                (role.as_str()) " (all teams)"
+                            } @else if user.teams.is_empty() {
+                                "none"
+                            } @else {
+                                ul class="plain" {
+                                    @for team in &user.teams {
+                                        li { (team_names.get(&team.id).map(String::as_str).unwrap_or("a deleted team")) ": " (team.role.as_str()) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    @if user.password_hash.is_some() {
+                        h2 { "Change password" }
+                        (layout::form_error(error))
+                        form method="post" action="/account/password" class="stack" {
+                            (layout::csrf_field(viewer))
+                            label for="old_password" { "Current password" }
+                            input id="old_password" name="old_password" type="password" required autocomplete="current-password";
+                            label for="new_password" { "New password" }
+                            input id="new_password" name="new_password" type="password" required minlength="12" autocomplete="new-password" aria-describedby="password-rule";
+                            p id="password-rule" class="hint" { "At least 12 characters, with a number and a symbol; not a common password. Your other sessions end." }
+                            label for="new_password_confirmation" { "New password again" }
+                            input id="new_password_confirmation" name="new_password_confirmation" type="password" required autocomplete="new-password";
+                            button type="submit" class="primary" { "Change password" }
+                        }
+                    } @else {
+                        p { "You sign in with single sign-on: your password is your identity provider's." }
+                    }
+                    h2 { "API token" }
+                    p { "Scripts and fleetctl use API-only users' tokens: an admin creates such a user on the Users page and sees its token once." }
+                },
+                None => p { "You are using the break-glass admin token." },
+            }
+        },
+    ))
+}
+
+pub async fn show(
+    State(app): State<App>,
+    viewer: Viewer,
+    Query(q): Query<Shown>,
+) -> ApiResult<Markup> {
+    let notice = match q.notice.as_deref() {
+        Some("password-changed") => {
+            Some("Your password is changed; your other sessions have ended.")
+        }
+        _ => None,
+    };
+    render(&app, &viewer, notice, None).await
+}
+
+#[derive(Deserialize)]
+pub struct ChangePassword {
+    old_password: String,
+    new_password: String,
+    new_password_confirmation: String,
+}
+
+pub async fn change_password(
+    State(app): State<App>,
+    ClientIp(ip): ClientIp,
+    viewer: Viewer,
+    PageForm(form): PageForm<ChangePassword>,
+) -> ApiResult<Response> {
+    if form.new_password != form.new_password_confirmation {
+        let page = render(&app, &viewer, None, Some("The two new passwords differ.")).await?;
+        return Ok((axum::http::StatusCode::BAD_REQUEST, page).into_response());
+    }
+    match account::change_password(
+        &app,
+        &viewer.principal,
+        form.old_password,
+        form.new_password,
+        &ip,
+    )
+    .await
+    {
+        Ok(()) => Ok(see_other("/account?notice=password-changed")),
+        Err(err @ (ApiError::BadRequest(_) | ApiError::Forbidden(_))) => {
+            let message = match &err {
+                ApiError::Forbidden(_) => "The current password is not right.".to_string(),
+                other => other.to_string(),
+            };
+            let page = render(&app, &viewer, None, Some(&message)).await?;
+            Ok((err.status(), page).into_response())
+        }
+        Err(other) => Err(other),
+    }
+}
