@@ -302,12 +302,6 @@ fn declared() -> Vec<Route> {
             method!(HEAD, desktop::ping),
             Open,
         ),
-        (
-            Desktop,
-            "/device/{token}",
-            method!(GET, desktop::my_device_page),
-            Open,
-        ),
         (Admin, "/healthz", method!(GET, health::health), Open),
         // Identity: setup, sessions, users, single sign-on, the activity log.
         (

@@ -2,6 +2,7 @@
 
 mod account;
 mod dashboard;
+mod my_device;
 mod setup;
 mod sign_in;
 
@@ -20,6 +21,13 @@ pub fn routes() -> Vec<Route> {
     };
     vec![
         page(method!(GET, assets::serve), "/assets/{name}", Open),
+        Route::new(
+            Group::Desktop,
+            method!(GET, my_device::show),
+            "/device/{token}",
+            Open,
+        )
+        .wrapped(my_device::layers),
         page(method!(GET, dashboard::show), "/", PageTeam(OwnAccount)),
         page(method!(GET, sign_in::form), "/login", Open),
         page(method!(POST, sign_in::submit), "/login", Open),
