@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use super::hosts::Host;
-use super::{layout, live, records};
+use super::{host_index, layout, live};
 use crate::app::AppInner;
 use crate::error::ApiError;
 use crate::ports::{Cond, StoreError, WriteOp};
@@ -64,8 +64,14 @@ pub async fn delete(app: &AppInner, id: u64) -> Result<(), ApiError> {
         key,
         cond: Cond::None,
     }));
+    let (index_ops, row, seen) = host_index::delete_parts(store, host.id).await?;
+    // The SEEN delete is already among the host's own.
+    ops.extend(index_ops);
     match store.write(ops).await {
-        Ok(()) => {}
+        Ok(()) => {
+            host_index::count_deleted(store, app.clock.unix(), row.as_ref(), seen.as_ref())
+                .await?;
+        }
         // Re-enrolled meanwhile (a new key): the admin sees a conflict and may retry.
         Err(StoreError::ConditionFailed) => {
             return Err(ApiError::Conflict(format!(
@@ -87,18 +93,10 @@ pub async fn transfer(
     host_ids: &[u64],
 ) -> Result<(), ApiError> {
     for id in host_ids {
-        records::update(
-            app.state(),
-            &layout::host(*id),
-            Some(layout::hosts_index(*id)),
-            |host: Option<Host>| {
-                let mut host =
-                    host.ok_or_else(|| ApiError::not_found(format!("host {id} not found")))?;
-                host.team_id = team_id;
-                Ok(host)
-            },
-        )
-        .await?;
+        // Host item and listing row in one transaction; the counters follow.
+        if !host_index::retarget(app.state(), app.clock.now(), *id, team_id, |_| true).await? {
+            return Err(ApiError::not_found(format!("host {id} not found")));
+        }
     }
     live::bump_epoch(app).await?;
     Ok(())
