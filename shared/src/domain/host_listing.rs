@@ -111,7 +111,7 @@ impl OrderKey {
 }
 
 /// What to list: the filters (serializable: a bulk job carries them).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HostFilter {
     pub scopes: Scopes,
     /// A platform family (`host_index::platform_family`).
@@ -617,6 +617,15 @@ pub async fn list_page(
             .next
             .map(|sk| encode_cursor(query.order, query.descending, &sk)),
     })
+}
+
+/// The status rules of this deployment: the global agent options (cached 5 s per instance).
+pub async fn status_rules(app: &crate::app::AppInner) -> Result<StatusRules, StoreError> {
+    let config = app
+        .config_cache
+        .app_config(app.state(), app.clock.now().timestamp_millis())
+        .await?;
+    Ok(StatusRules::from_agent_options(&config.agent_options))
 }
 
 // ---- Counters.
