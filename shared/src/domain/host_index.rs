@@ -562,3 +562,91 @@ pub(crate) async fn count_deleted(
         .apply(store)
         .await
 }
+
+/// Many hosts without many enrolls, for benchmarks and tests: the items enrollment writes
+/// (host, identity, listing rows, last seen) in transactions of 20 hosts, then the counters
+/// once per distinct counter.
+#[doc(hidden)]
+pub mod fixtures {
+    use super::*;
+
+    #[derive(Debug, Clone, Default)]
+    pub struct FixtureHost {
+        pub hostname: String,
+        pub uuid: String,
+        pub hardware_serial: String,
+        pub primary_ip: String,
+        pub platform: String,
+        pub osquery_version: String,
+        pub team_id: Option<u64>,
+        pub enrolled_at: i64,
+        pub seen_time: i64,
+    }
+
+    /// Writes the hosts; answers their ids, in order.
+    pub async fn insert_hosts(
+        store: &dyn StateStore,
+        now: i64,
+        hosts: &[FixtureHost],
+    ) -> Result<Vec<u64>, StoreError> {
+        let n = i64::try_from(hosts.len()).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let last = store.increment(&layout::counter("host"), n, None).await?;
+        let first = u64::try_from(last - n + 1).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut counts = CountChange::default();
+        let mut ids = Vec::with_capacity(hosts.len());
+        for (chunk_index, chunk) in hosts.chunks(20).enumerate() {
+            let mut ops = Vec::new();
+            for (i, fixture) in chunk.iter().enumerate() {
+                let id = first + (chunk_index * 20 + i) as u64;
+                let enrolled = DateTime::from_timestamp(fixture.enrolled_at, 0).unwrap_or_default();
+                let host = Host {
+                    id,
+                    identifier: super::super::hosts::uuid_identity(&fixture.uuid),
+                    uuid: fixture.uuid.clone(),
+                    hardware_serial: fixture.hardware_serial.clone(),
+                    hardware_model: String::new(),
+                    hostname: fixture.hostname.clone(),
+                    computer_name: fixture.hostname.clone(),
+                    platform: fixture.platform.clone(),
+                    platform_like: String::new(),
+                    os_version: String::new(),
+                    osquery_version: fixture.osquery_version.clone(),
+                    team_id: fixture.team_id,
+                    node_key_hash: None,
+                    orbit_node_key_hash: None,
+                    enrolled_at: enrolled,
+                    last_enrolled_at: enrolled,
+                };
+                let row = HostRow {
+                    primary_ip: fixture.primary_ip.clone(),
+                    ..HostRow::from_host(&host)
+                };
+                let seen = Seen {
+                    seen_time: fixture.seen_time,
+                    team_id: fixture.team_id,
+                };
+                ops.push(WriteOp::Put {
+                    item: Item::new(
+                        layout::host_identity(&host.identifier),
+                        serde_json::json!({ "host_id": id }),
+                    ),
+                    cond: Cond::NotExists,
+                });
+                ops.push(WriteOp::Put {
+                    item: Item::encode(layout::host(id), &host)?.with_gsi1(layout::hosts_index(id)),
+                    cond: Cond::NotExists,
+                });
+                ops.extend(row_ops(None, Some(&row))?);
+                ops.push(WriteOp::Put {
+                    item: seen_item(id, &seen)?,
+                    cond: Cond::NotExists,
+                });
+                counts = counts.row(now, None, Some(&row)).seen(now, None, Some(&seen));
+                ids.push(id);
+            }
+            store.write(ops).await?;
+        }
+        counts.apply(store).await?;
+        Ok(ids)
+    }
+}
