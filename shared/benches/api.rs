@@ -516,7 +516,9 @@ async fn host_listing(bench: &Bench, app: &App) {
         })
         .collect();
     for chunk in hosts.chunks(10_000) {
-        insert_hosts(app.state(), now, chunk).await.expect("fixture hosts");
+        insert_hosts(app.state(), now, chunk)
+            .await
+            .expect("fixture hosts");
     }
     println!(
         "\nhost listing over {n} hosts (fixture written in {:.1} s); per request: server time, store calls",
@@ -527,12 +529,22 @@ async fn host_listing(bench: &Bench, app: &App) {
             .header(header::AUTHORIZATION, "Bearer t")
             .body(Body::empty())
             .expect("request");
-        let response = bench.router.clone().oneshot(request).await.expect("infallible");
+        let response = bench
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("infallible");
         let status = response.status();
         let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
             .await
             .expect("body");
-        assert_eq!(status, StatusCode::OK, "{path}: {}", String::from_utf8_lossy(&bytes[..bytes.len().min(300)]));
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "{path}: {}",
+            String::from_utf8_lossy(&bytes[..bytes.len().min(300)])
+        );
         bytes
     };
     let timed = |name: &'static str, path: String, reps: usize| {
@@ -555,8 +567,18 @@ async fn host_listing(bench: &Bench, app: &App) {
     };
     timed("host_summary", "/api/v1/fleet/host_summary".into(), 50).await;
     timed("hosts: first page (100)", "/api/v1/fleet/hosts".into(), 50).await;
-    timed("hosts: first page by host name", "/api/v1/fleet/hosts?order_key=hostname".into(), 50).await;
-    timed("hosts: first page by last seen, desc", "/api/v1/fleet/hosts?order_key=last_seen&order_direction=desc".into(), 50).await;
+    timed(
+        "hosts: first page by host name",
+        "/api/v1/fleet/hosts?order_key=hostname".into(),
+        50,
+    )
+    .await;
+    timed(
+        "hosts: first page by last seen, desc",
+        "/api/v1/fleet/hosts?order_key=last_seen&order_direction=desc".into(),
+        50,
+    )
+    .await;
     // 50,000 deep: follow the cursor there, then time the page it points at.
     let mut cursor = String::new();
     for _ in 0..(n / 2 / 500) {
@@ -564,13 +586,56 @@ async fn host_listing(bench: &Bench, app: &App) {
         let page: Value = serde_json::from_slice(&body).expect("json");
         cursor = page["next_cursor"].as_str().unwrap_or_default().to_string();
     }
-    timed("hosts: page 50,000 deep (cursor)", format!("/api/v1/fleet/hosts?after={cursor}"), 50).await;
-    timed("hosts: platform=windows (10%)", "/api/v1/fleet/hosts?platform=windows".into(), 20).await;
-    timed("hosts: status=online", "/api/v1/fleet/hosts?status=online".into(), 20).await;
-    timed("hosts: search query=ser0009999", "/api/v1/fleet/hosts?query=ser0009999".into(), 20).await;
-    timed("hosts/count (counters)", "/api/v1/fleet/hosts/count?platform=windows".into(), 50).await;
-    timed("hosts/count?status=online", "/api/v1/fleet/hosts/count?status=online".into(), 50).await;
-    timed("hosts/count?query= (bounded estimate)", "/api/v1/fleet/hosts/count?query=host-0001".into(), 5).await;
-    let csv = timed("hosts/report csv, platform=windows", "/api/v1/fleet/hosts/report?format=csv&platform=windows".into(), 2).await;
-    println!("  (the report: {} rows)", csv.iter().filter(|b| **b == b'\n').count() - 1);
+    timed(
+        "hosts: page 50,000 deep (cursor)",
+        format!("/api/v1/fleet/hosts?after={cursor}"),
+        50,
+    )
+    .await;
+    timed(
+        "hosts: platform=windows (10%)",
+        "/api/v1/fleet/hosts?platform=windows".into(),
+        20,
+    )
+    .await;
+    timed(
+        "hosts: status=online",
+        "/api/v1/fleet/hosts?status=online".into(),
+        20,
+    )
+    .await;
+    timed(
+        "hosts: search query=ser0009999",
+        "/api/v1/fleet/hosts?query=ser0009999".into(),
+        20,
+    )
+    .await;
+    timed(
+        "hosts/count (counters)",
+        "/api/v1/fleet/hosts/count?platform=windows".into(),
+        50,
+    )
+    .await;
+    timed(
+        "hosts/count?status=online",
+        "/api/v1/fleet/hosts/count?status=online".into(),
+        50,
+    )
+    .await;
+    timed(
+        "hosts/count?query= (bounded estimate)",
+        "/api/v1/fleet/hosts/count?query=host-0001".into(),
+        5,
+    )
+    .await;
+    let csv = timed(
+        "hosts/report csv, platform=windows",
+        "/api/v1/fleet/hosts/report?format=csv&platform=windows".into(),
+        2,
+    )
+    .await;
+    println!(
+        "  (the report: {} rows)",
+        csv.iter().filter(|b| **b == b'\n').count() - 1
+    );
 }

@@ -33,7 +33,11 @@ async fn fleet(f: &Flotilla, n: usize, team_of: impl Fn(usize) -> Option<u64>) -
     let hosts: Vec<FixtureHost> = (0..n)
         .map(|i| FixtureHost {
             // Names not in id order, some upper case, to test the name order.
-            hostname: format!("{}Host-{:04}", if i % 3 == 0 { "A" } else { "b" }, (i * 37) % n),
+            hostname: format!(
+                "{}Host-{:04}",
+                if i % 3 == 0 { "A" } else { "b" },
+                (i * 37) % n
+            ),
             uuid: format!("FIX-{i:06}"),
             hardware_serial: format!("SER{i:06}"),
             primary_ip: format!("10.0.{}.{}", i / 250, i % 250),
@@ -166,9 +170,7 @@ async fn paging_visits_every_host_once_in_each_order(family: Family) {
         assert!(body["error"].is_string(), "{bad}: {body}");
     }
     // A cursor of one order is refused by another.
-    let (_, page) = f
-        .admin("GET", "/api/v1/fleet/hosts?per_page=2", None)
-        .await;
+    let (_, page) = f.admin("GET", "/api/v1/fleet/hosts?per_page=2", None).await;
     let cursor = page["next_cursor"].as_str().expect("cursor");
     let (status, _) = f
         .admin(
@@ -253,7 +255,13 @@ async fn filters_search_counts_and_team_users(family: Family) {
         ),
         (
             "query=ser00004".into(),
-            expect(&|h| h["hardware_serial"].as_str().unwrap_or("").to_lowercase().contains("ser00004")),
+            expect(&|h| {
+                h["hardware_serial"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_lowercase()
+                    .contains("ser00004")
+            }),
             true,
         ),
         (
@@ -268,10 +276,19 @@ async fn filters_search_counts_and_team_users(family: Family) {
         ),
     ];
     for (params, expected, exact_count) in cases {
-        let listed = walk(&f, None, &format!("/api/v1/fleet/hosts?per_page=9&{params}")).await;
+        let listed = walk(
+            &f,
+            None,
+            &format!("/api/v1/fleet/hosts?per_page=9&{params}"),
+        )
+        .await;
         let listed_ids = ids(&listed);
         assert_eq!(listed_ids.len(), expected.len(), "{params}: no duplicates");
-        assert_eq!(listed_ids.into_iter().collect::<BTreeSet<_>>(), expected, "{params}");
+        assert_eq!(
+            listed_ids.into_iter().collect::<BTreeSet<_>>(),
+            expected,
+            "{params}"
+        );
         let (status, count) = f
             .admin("GET", &format!("/api/v1/fleet/hosts/count?{params}"), None)
             .await;
@@ -285,7 +302,10 @@ async fn filters_search_counts_and_team_users(family: Family) {
     assert_eq!(summary["totals_hosts_count"], json!(all.len()));
     let windows = expect(&|h| h["platform"] == "windows").len();
     let platforms = summary["platforms"].as_array().expect("platforms");
-    assert!(platforms.contains(&json!({"platform": "windows", "hosts_count": windows})), "{summary}");
+    assert!(
+        platforms.contains(&json!({"platform": "windows", "hosts_count": windows})),
+        "{summary}"
+    );
     let online = expect(&|h| now - seen(h) <= 370).len();
     assert_eq!(summary["online_count"], json!(online));
     assert_eq!(summary["offline_count"], json!(all.len() - online));
@@ -330,7 +350,9 @@ async fn recount(f: &Flotilla) -> (usize, BTreeMap<String, i64>, BTreeMap<String
         };
         *platforms.entry(family.to_string()).or_insert(0) += 1;
         let v = h["osquery_version"].as_str().unwrap_or("").to_string();
-        *versions.entry(if v.is_empty() { "unknown".into() } else { v }).or_insert(0) += 1;
+        *versions
+            .entry(if v.is_empty() { "unknown".into() } else { v })
+            .or_insert(0) += 1;
     }
     (hosts.len(), platforms, versions)
 }
@@ -343,19 +365,45 @@ async fn assert_counters_agree(f: &Flotilla, team_ids: &[Option<u64>]) {
         list.as_array()
             .into_iter()
             .flatten()
-            .map(|p| (p[name].as_str().unwrap_or("").to_string(), p["hosts_count"].as_i64().unwrap_or(0)))
+            .map(|p| {
+                (
+                    p[name].as_str().unwrap_or("").to_string(),
+                    p["hosts_count"].as_i64().unwrap_or(0),
+                )
+            })
             .collect()
     };
-    assert_eq!(pairs(&summary["platforms"], "platform"), platforms, "{summary}");
-    assert_eq!(pairs(&summary["osquery_versions"], "osquery_version"), versions, "{summary}");
+    assert_eq!(
+        pairs(&summary["platforms"], "platform"),
+        platforms,
+        "{summary}"
+    );
+    assert_eq!(
+        pairs(&summary["osquery_versions"], "osquery_version"),
+        versions,
+        "{summary}"
+    );
     let mut per_team_sum = 0;
     for team in team_ids {
         let id = team.unwrap_or(0);
-        let listed = walk(f, None, &format!("/api/v1/fleet/hosts?per_page=500&team_id={id}")).await;
+        let listed = walk(
+            f,
+            None,
+            &format!("/api/v1/fleet/hosts?per_page=500&team_id={id}"),
+        )
+        .await;
         let (_, s) = f
-            .admin("GET", &format!("/api/v1/fleet/host_summary?team_id={id}"), None)
+            .admin(
+                "GET",
+                &format!("/api/v1/fleet/host_summary?team_id={id}"),
+                None,
+            )
             .await;
-        assert_eq!(s["totals_hosts_count"], json!(listed.len()), "team {id}: {s}");
+        assert_eq!(
+            s["totals_hosts_count"],
+            json!(listed.len()),
+            "team {id}: {s}"
+        );
         assert_eq!(
             s["online_count"].as_i64().unwrap_or(-1) + s["offline_count"].as_i64().unwrap_or(-1),
             listed.len() as i64
@@ -389,11 +437,17 @@ async fn counters_match_a_recount_after_mixed_changes(family: Family) {
     // Vitals change the platform and the version of one host.
     clients[2].platform = "windows";
     let queries = clients[2].read().await;
-    assert_eq!(clients[2].answer_details(&queries).await.status, StatusCode::OK);
+    assert_eq!(
+        clients[2].answer_details(&queries).await.status,
+        StatusCode::OK
+    );
     assert_counters_agree(&f, &[None]).await;
     let windows = walk(&f, None, "/api/v1/fleet/hosts?platform=windows").await;
     assert_eq!(windows.len(), 1);
-    assert!(windows[0]["hostname"].as_str().unwrap_or("").ends_with("-vitals"));
+    assert!(windows[0]["hostname"]
+        .as_str()
+        .unwrap_or("")
+        .ends_with("-vitals"));
 
     // Transfers, a team deletion, a delete, a bulk delete by filter.
     let listed = ids(&walk(&f, None, "/api/v1/fleet/hosts").await);
@@ -420,7 +474,11 @@ async fn counters_match_a_recount_after_mixed_changes(family: Family) {
     assert_eq!(status, StatusCode::OK);
     assert_counters_agree(&f, &[None, Some(t1)]).await;
     let (status, _) = f
-        .admin("DELETE", &format!("/api/v1/fleet/hosts/{}", listed[4]), None)
+        .admin(
+            "DELETE",
+            &format!("/api/v1/fleet/hosts/{}", listed[4]),
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_counters_agree(&f, &[None, Some(t1)]).await;
@@ -450,20 +508,31 @@ async fn status_moves_with_the_clock(family: Family) {
     a.enroll().await;
     b.enroll().await;
     let s = summary(&f).await;
-    assert_eq!((s["online_count"].clone(), s["offline_count"].clone()), (json!(2), json!(0)));
+    assert_eq!(
+        (s["online_count"].clone(), s["offline_count"].clone()),
+        (json!(2), json!(0))
+    );
     f.advance_secs(10 * 60);
     let s = summary(&f).await;
-    assert_eq!((s["online_count"].clone(), s["offline_count"].clone()), (json!(0), json!(2)));
+    assert_eq!(
+        (s["online_count"].clone(), s["offline_count"].clone()),
+        (json!(0), json!(2))
+    );
     let offline = walk(&f, None, "/api/v1/fleet/hosts?status=offline").await;
     assert_eq!(offline.len(), 2);
     // One checks in: online again, in the counters and the listing alike.
     assert_eq!(a.config().await.status, StatusCode::OK);
     let s = summary(&f).await;
-    assert_eq!((s["online_count"].clone(), s["offline_count"].clone()), (json!(1), json!(1)));
+    assert_eq!(
+        (s["online_count"].clone(), s["offline_count"].clone()),
+        (json!(1), json!(1))
+    );
     let online = walk(&f, None, "/api/v1/fleet/hosts?status=online").await;
     assert_eq!(online.len(), 1);
     assert_eq!(online[0]["status"], "online");
-    let (_, count) = f.admin("GET", "/api/v1/fleet/hosts/count?status=online", None).await;
+    let (_, count) = f
+        .admin("GET", "/api/v1/fleet/hosts/count?status=online", None)
+        .await;
     assert_eq!(count["count"], 1);
     // New for a day, missing after 30 days unseen.
     assert_eq!(s["new_count"], 2);
@@ -482,16 +551,27 @@ async fn csv_report_matches_the_listing(family: Family) {
     let f = Flotilla::start(family).await;
     fleet(&f, 1200, |_| None).await;
     for params in ["platform=windows", "", "query=host-00&order_key=hostname"] {
-        let listed = walk(&f, None, &format!("/api/v1/fleet/hosts?per_page=500&{params}")).await;
+        let listed = walk(
+            &f,
+            None,
+            &format!("/api/v1/fleet/hosts?per_page=500&{params}"),
+        )
+        .await;
         let response = f
             .http()
-            .get(format!("{}/api/v1/fleet/hosts/report?format=csv&{params}", f.base))
+            .get(format!(
+                "{}/api/v1/fleet/hosts/report?format=csv&{params}",
+                f.base
+            ))
             .bearer_auth(&f.admin_token)
             .send()
             .await
             .expect("report");
         assert_eq!(response.status(), StatusCode::OK);
-        assert!(response.headers()["content-type"].to_str().unwrap_or("").starts_with("text/csv"));
+        assert!(response.headers()["content-type"]
+            .to_str()
+            .unwrap_or("")
+            .starts_with("text/csv"));
         let text = response.text().await.expect("csv");
         let mut lines = text.lines();
         assert_eq!(
@@ -513,7 +593,12 @@ async fn bulk_operations_by_filter(family: Family) {
     let f = Flotilla::start(family).await;
     let t1 = team(&f, "one").await;
     let all = fleet(&f, 450, |_| None).await;
-    let windows: BTreeSet<u64> = all.iter().enumerate().filter(|(i, _)| i % 10 == 0).map(|(_, id)| *id).collect();
+    let windows: BTreeSet<u64> = all
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 10 == 0)
+        .map(|(_, id)| *id)
+        .collect();
     // Transfer every windows host: a job in steps.
     let (status, answer) = f
         .admin(
@@ -525,12 +610,17 @@ async fn bulk_operations_by_filter(family: Family) {
     assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
     assert_eq!(answer["count"], json!(windows.len()));
     f.run_jobs().await;
-    let moved: BTreeSet<u64> = ids(&walk(&f, None, &format!("/api/v1/fleet/hosts?team_id={t1}")).await)
-        .into_iter()
-        .collect();
+    let moved: BTreeSet<u64> =
+        ids(&walk(&f, None, &format!("/api/v1/fleet/hosts?team_id={t1}")).await)
+            .into_iter()
+            .collect();
     assert_eq!(moved, windows);
     let (_, s) = f
-        .admin("GET", &format!("/api/v1/fleet/host_summary?team_id={t1}"), None)
+        .admin(
+            "GET",
+            &format!("/api/v1/fleet/host_summary?team_id={t1}"),
+            None,
+        )
         .await;
     assert_eq!(s["totals_hosts_count"], json!(windows.len()));
     // Delete by filter (search), more than one step's worth.
@@ -549,7 +639,11 @@ async fn bulk_operations_by_filter(family: Family) {
     // Delete by ids; both forms at once, or neither, is a 400.
     let first = *windows.iter().next().expect("a host");
     let (status, _) = f
-        .admin("POST", "/api/v1/fleet/hosts/delete", Some(json!({"ids": [first]})))
+        .admin(
+            "POST",
+            "/api/v1/fleet/hosts/delete",
+            Some(json!({"ids": [first]})),
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     let (status, _) = f
@@ -563,7 +657,10 @@ async fn bulk_operations_by_filter(family: Family) {
         .flatten()
         .filter_map(|a| a["type"].as_str())
         .collect();
-    assert!(kinds.contains(&"transferred_hosts") && kinds.contains(&"deleted_hosts"), "{kinds:?}");
+    assert!(
+        kinds.contains(&"transferred_hosts") && kinds.contains(&"deleted_hosts"),
+        "{kinds:?}"
+    );
 }
 
 async fn summary(f: &Flotilla) -> Value {

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use super::credentials::sha256_hex;
 use super::detail_queries::VITALS_MAX_AGE_SECS;
-use super::hosts::{self, platform_family, Host, HostState};
 use super::host_index;
+use super::hosts::{self, platform_family, Host, HostState};
 use crate::app::AppInner;
 use crate::error::ApiError;
 

@@ -72,8 +72,7 @@ pub async fn delete(app: &AppInner, id: u64) -> Result<(), ApiError> {
     ops.extend(index_ops);
     match store.write(ops).await {
         Ok(()) => {
-            host_index::count_deleted(store, app.clock.unix(), row.as_ref(), seen.as_ref())
-                .await?;
+            host_index::count_deleted(store, app.clock.unix(), row.as_ref(), seen.as_ref()).await?;
         }
         // Re-enrolled meanwhile (a new key): the admin sees a conflict and may retry.
         Err(StoreError::ConditionFailed) => {

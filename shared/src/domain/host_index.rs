@@ -152,7 +152,10 @@ pub fn platform_family(platform: &str) -> &'static str {
 }
 
 /// The row of host `id` and the version of its `I#` item.
-pub async fn get_row(store: &dyn StateStore, id: u64) -> Result<Option<(HostRow, u64)>, StoreError> {
+pub async fn get_row(
+    store: &dyn StateStore,
+    id: u64,
+) -> Result<Option<(HostRow, u64)>, StoreError> {
     match store.get(&layout::host_row(id)).await? {
         Some(item) => Ok(Some((item.decode()?, item.version))),
         None => Ok(None),
@@ -299,14 +302,18 @@ pub(crate) struct CountChange {
 
 impl CountChange {
     pub fn row(mut self, now: i64, old: Option<&HostRow>, new: Option<&HostRow>) -> Self {
-        self.minus.extend(old.map(|r| row_counts(now, r)).unwrap_or_default());
-        self.plus.extend(new.map(|r| row_counts(now, r)).unwrap_or_default());
+        self.minus
+            .extend(old.map(|r| row_counts(now, r)).unwrap_or_default());
+        self.plus
+            .extend(new.map(|r| row_counts(now, r)).unwrap_or_default());
         self
     }
 
     pub fn seen(mut self, now: i64, old: Option<&Seen>, new: Option<&Seen>) -> Self {
-        self.minus.extend(old.map(|s| seen_counts(now, s)).unwrap_or_default());
-        self.plus.extend(new.map(|s| seen_counts(now, s)).unwrap_or_default());
+        self.minus
+            .extend(old.map(|s| seen_counts(now, s)).unwrap_or_default());
+        self.plus
+            .extend(new.map(|s| seen_counts(now, s)).unwrap_or_default());
         self
     }
 
@@ -333,7 +340,8 @@ impl CountChange {
 // ---- Last seen.
 
 pub fn seen_item(id: u64, seen: &Seen) -> Result<Item, StoreError> {
-    Ok(Item::encode(layout::host_seen(id), seen)?.with_gsi1(layout::hosts_by_seen(seen.seen_time, id)))
+    Ok(Item::encode(layout::host_seen(id), seen)?
+        .with_gsi1(layout::hosts_by_seen(seen.seen_time, id)))
 }
 
 const ATTEMPTS: usize = 5;
@@ -392,11 +400,18 @@ pub async fn record_seen(store: &dyn StateStore, now: i64, id: u64) -> Result<()
             Err(other) => return Err(other),
         }
     }
-    Err(StoreError::Unavailable(format!("host {id} last seen kept changing")))
+    Err(StoreError::Unavailable(format!(
+        "host {id} last seen kept changing"
+    )))
 }
 
 /// Moves host `id`'s last-seen contribution to `team_id`'s scope (after a team change).
-async fn move_seen(store: &dyn StateStore, now: i64, id: u64, team_id: Option<u64>) -> Result<(), StoreError> {
+async fn move_seen(
+    store: &dyn StateStore,
+    now: i64,
+    id: u64,
+    team_id: Option<u64>,
+) -> Result<(), StoreError> {
     for _ in 0..ATTEMPTS {
         let Some(item) = store.get(&layout::host_seen(id)).await? else {
             return Ok(());
@@ -423,14 +438,19 @@ async fn move_seen(store: &dyn StateStore, now: i64, id: u64, team_id: Option<u6
             Err(other) => return Err(other),
         }
     }
-    Err(StoreError::Unavailable(format!("host {id} last seen kept changing")))
+    Err(StoreError::Unavailable(format!(
+        "host {id} last seen kept changing"
+    )))
 }
 
 // ---- Host changes.
 
 /// After an enroll wrote `ops` for a new host: its row and first seen time are in `ops`
 /// already (see `create_ops`); this counts them.
-pub(crate) fn create_ops(host: &Host, now: i64) -> Result<(Vec<WriteOp>, HostRow, Seen), StoreError> {
+pub(crate) fn create_ops(
+    host: &Host,
+    now: i64,
+) -> Result<(Vec<WriteOp>, HostRow, Seen), StoreError> {
     let row = HostRow::from_host(host);
     let seen = Seen {
         seen_time: now,
@@ -444,7 +464,12 @@ pub(crate) fn create_ops(host: &Host, now: i64) -> Result<(Vec<WriteOp>, HostRow
     Ok((ops, row, seen))
 }
 
-pub(crate) async fn count_created(store: &dyn StateStore, now: i64, row: &HostRow, seen: &Seen) -> Result<(), StoreError> {
+pub(crate) async fn count_created(
+    store: &dyn StateStore,
+    now: i64,
+    row: &HostRow,
+    seen: &Seen,
+) -> Result<(), StoreError> {
     CountChange::default()
         .row(now, None, Some(row))
         .seen(now, None, Some(seen))
@@ -471,7 +496,12 @@ pub(crate) async fn row_changed(
 }
 
 /// Vitals arrived: rewrites the row when a listed field changed (one read when none did).
-pub async fn vitals_changed(store: &dyn StateStore, now: i64, id: u64, vitals: &Vitals) -> Result<(), StoreError> {
+pub async fn vitals_changed(
+    store: &dyn StateStore,
+    now: i64,
+    id: u64,
+    vitals: &Vitals,
+) -> Result<(), StoreError> {
     for _ in 0..ATTEMPTS {
         let Some((old, version)) = get_row(store, id).await? else {
             // Deleted meanwhile, or enrolled before the index (its next enroll writes it).
@@ -481,13 +511,18 @@ pub async fn vitals_changed(store: &dyn StateStore, now: i64, id: u64, vitals: &
         if new == old {
             return Ok(());
         }
-        match store.write(row_ops(Some((&old, version)), Some(&new))?).await {
+        match store
+            .write(row_ops(Some((&old, version)), Some(&new))?)
+            .await
+        {
             Ok(()) => return row_changed(store, now, Some(&old), &new).await,
             Err(StoreError::ConditionFailed) => continue,
             Err(other) => return Err(other),
         }
     }
-    Err(StoreError::Unavailable(format!("host {id} row kept changing")))
+    Err(StoreError::Unavailable(format!(
+        "host {id} row kept changing"
+    )))
 }
 
 /// Moves host `id` to `team_id` (None: no team), host item and row in one transaction, when
@@ -532,7 +567,9 @@ pub async fn retarget(
             Err(other) => return Err(other.into()),
         }
     }
-    Err(ApiError::Unavailable(format!("host {id} kept changing, retry")))
+    Err(ApiError::Unavailable(format!(
+        "host {id} kept changing, retry"
+    )))
 }
 
 /// The index's part of deleting host `id`: the writes for the delete's transaction and what
@@ -641,7 +678,9 @@ pub mod fixtures {
                     item: seen_item(id, &seen)?,
                     cond: Cond::NotExists,
                 });
-                counts = counts.row(now, None, Some(&row)).seen(now, None, Some(&seen));
+                counts = counts
+                    .row(now, None, Some(&row))
+                    .seen(now, None, Some(&seen));
                 ids.push(id);
             }
             store.write(ops).await?;

@@ -374,9 +374,9 @@ async fn read_chunk(
                             .prefix(prefix(order))
                             .limit(per_partition)
                             .descending(descending)
-                            .after(after.map(|sk| {
-                                gsi1_position(sk, &Key::new(layout::HOST_ROWS, sk))
-                            })),
+                            .after(
+                                after.map(|sk| gsi1_position(sk, &Key::new(layout::HOST_ROWS, sk))),
+                            ),
                     )
                     .await?;
                 if page.next.is_some() {
@@ -395,7 +395,13 @@ async fn read_chunk(
             if let Some(bound) = &bound {
                 entries.retain(|(sk, _)| if descending { sk >= bound } else { sk <= bound });
             }
-            entries.sort_by(|a, b| if descending { b.0.cmp(&a.0) } else { a.0.cmp(&b.0) });
+            entries.sort_by(|a, b| {
+                if descending {
+                    b.0.cmp(&a.0)
+                } else {
+                    a.0.cmp(&b.0)
+                }
+            });
             let keys: Vec<Key> = entries.iter().map(|(_, key)| key.clone()).collect();
             let mut rows: HashMap<String, HostRow> = HashMap::new();
             for item in batch_get_all(store, &keys).await? {
@@ -434,7 +440,10 @@ async fn read_chunk(
                     Some((sk, seen, id))
                 })
                 .collect();
-            let keys: Vec<Key> = entries.iter().map(|(_, _, id)| layout::host_row(*id)).collect();
+            let keys: Vec<Key> = entries
+                .iter()
+                .map(|(_, _, id)| layout::host_row(*id))
+                .collect();
             let mut rows: HashMap<u64, HostRow> = HashMap::new();
             for item in batch_get_all(store, &keys).await? {
                 let row: HostRow = item.decode()?;
@@ -656,7 +665,10 @@ fn counter_value(item: &crate::ports::Item) -> i64 {
 }
 
 /// The totals of these scopes: (what, hosts) summed over them.
-async fn totals(store: &dyn StateStore, scopes: &Scopes) -> Result<HashMap<String, i64>, StoreError> {
+async fn totals(
+    store: &dyn StateStore,
+    scopes: &Scopes,
+) -> Result<HashMap<String, i64>, StoreError> {
     let mut sums: HashMap<String, i64> = HashMap::new();
     for scope in scope_names(scopes) {
         let items = query_all(
@@ -685,7 +697,8 @@ async fn bucket_sum(
     // Sort keys `<start:012>#<scope>` sort after the bare `<start:012>`.
     let items = query_all(
         store,
-        Query::partition(partition.clone()).after(Some(Key::new(partition, format!("{start:012}")))),
+        Query::partition(partition.clone())
+            .after(Some(Key::new(partition, format!("{start:012}")))),
     )
     .await?;
     let wanted: Option<BTreeSet<String>> = match scopes {
@@ -725,7 +738,12 @@ pub async fn summary(
     }
     let (sums, online, new, seen_month) = futures_util::try_join!(
         totals(store, scopes),
-        bucket_sum(store, &SEEN_MINUTES, now - rules.online_window_secs(), scopes),
+        bucket_sum(
+            store,
+            &SEEN_MINUTES,
+            now - rules.online_window_secs(),
+            scopes
+        ),
         bucket_sum(store, &ENROLL_HOURS, now - host_status::NEW_SECS, scopes),
         bucket_sum(store, &SEEN_DAYS, now - host_status::MISSING_SECS, scopes),
     )?;
@@ -841,9 +859,8 @@ fn csv_field(text: &str) -> String {
 
 pub fn csv_line(host: &ListedHost) -> String {
     let row = &host.row;
-    let time = |t: i64| {
-        chrono::DateTime::from_timestamp(t, 0).map_or(String::new(), |t| t.to_rfc3339())
-    };
+    let time =
+        |t: i64| chrono::DateTime::from_timestamp(t, 0).map_or(String::new(), |t| t.to_rfc3339());
     format!(
         "{},{},{},{},{},{},{},{},{},{},{}\n",
         row.id,

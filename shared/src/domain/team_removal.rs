@@ -115,7 +115,11 @@ async fn remove_roles(
 
 /// Moves the team's hosts to no team: the team's partition of the listing index names
 /// exactly them, so this reads only the team's hosts (not the fleet), 100 at a time.
-async fn move_hosts_out(store: &dyn StateStore, now: chrono::DateTime<chrono::Utc>, id: u64) -> Result<(), ApiError> {
+async fn move_hosts_out(
+    store: &dyn StateStore,
+    now: chrono::DateTime<chrono::Utc>,
+    id: u64,
+) -> Result<(), ApiError> {
     let mut after = None;
     loop {
         let page = store
@@ -127,8 +131,7 @@ async fn move_hosts_out(store: &dyn StateStore, now: chrono::DateTime<chrono::Ut
             )
             .await?;
         for entry in &page.items {
-            let Some(host_id) = entry.key.sk.strip_prefix("I#").and_then(|s| s.parse().ok())
-            else {
+            let Some(host_id) = entry.key.sk.strip_prefix("I#").and_then(|s| s.parse().ok()) else {
                 continue;
             };
             // Under its version: a host that re-enrolled meanwhile is read again; one that

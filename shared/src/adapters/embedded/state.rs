@@ -291,9 +291,7 @@ fn query_primary(db: &Database, query: &Query, now: i64) -> Result<Page, StoreEr
         Box::new(range.rev()) as Box<dyn Iterator<Item = ItemEntry<'_>>>
     } else {
         let start = match &query.start_after {
-            Some(after) if after.sk.as_str() >= prefix => {
-                Bound::Excluded((pk, after.sk.as_str()))
-            }
+            Some(after) if after.sk.as_str() >= prefix => Bound::Excluded((pk, after.sk.as_str())),
             _ => Bound::Included((pk, prefix)),
         };
         let range = table

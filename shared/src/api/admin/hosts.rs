@@ -14,15 +14,15 @@ use super::{require_host_access, Id};
 use crate::api::body::{parse, JsonBody};
 use crate::api::client_ip::ClientIp;
 use crate::app::App;
-use crate::domain::identity::audit;
-use crate::domain::identity::principal::Principal;
-use crate::domain::identity::roles::{Permission, Scope, TeamFilter};
 use crate::domain::host_changes::BulkAction;
 use crate::domain::host_listing::{self, HostFilter, HostQuery, OrderKey, Scopes};
 use crate::domain::host_status::StatusFilter;
+use crate::domain::identity::audit;
+use crate::domain::identity::principal::Principal;
+use crate::domain::identity::roles::{Permission, Scope, TeamFilter};
 use crate::domain::{host_changes, teams};
-use crate::jobs::Job;
 use crate::error::{ApiError, ApiResult};
+use crate::jobs::Job;
 
 const DEFAULT_PER_PAGE: usize = 100;
 /// Fleet's `page` skips rows by reading them: only this deep (use `after` beyond).
@@ -48,9 +48,9 @@ pub struct HostParams {
 type Params = Result<Query<HostParams>, axum::extract::rejection::QueryRejection>;
 
 fn params(params: Params) -> ApiResult<HostParams> {
-    params.map(|Query(p)| p).map_err(|_| {
-        ApiError::bad_request("page and per_page must be non-negative integers")
-    })
+    params
+        .map(|Query(p)| p)
+        .map_err(|_| ApiError::bad_request("page and per_page must be non-negative integers"))
 }
 
 fn teams_param(text: &str) -> ApiResult<Vec<Option<u64>>> {
@@ -58,7 +58,9 @@ fn teams_param(text: &str) -> ApiResult<Vec<Option<u64>>> {
         .map(|t| match t.trim().parse::<u64>() {
             Ok(0) => Ok(None),
             Ok(id) => Ok(Some(id)),
-            Err(_) => Err(ApiError::bad_request("team_id must be a team id (0: no team)")),
+            Err(_) => Err(ApiError::bad_request(
+                "team_id must be a team id (0: no team)",
+            )),
         })
         .collect()
 }
@@ -74,7 +76,11 @@ fn filter_of(p: &FilterParams, permitted: &TeamFilter) -> ApiResult<HostFilter> 
         }
         .to_string()
     });
-    let status = p.status.as_deref().filter(|s| !s.is_empty()).map(str::to_string);
+    let status = p
+        .status
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(str::to_string);
     if let Some(status) = &status {
         if StatusFilter::parse(status).is_none() {
             return Err(ApiError::bad_request(
@@ -192,7 +198,9 @@ pub async fn list(
     }
     let listed = host_listing::list_page(app.state(), now, &rules, &query).await?;
     let hosts: Vec<Value> = listed.rows.iter().map(|h| h.to_json()).collect();
-    Ok(Json(json!({ "hosts": hosts, "next_cursor": listed.next_cursor })))
+    Ok(Json(
+        json!({ "hosts": hosts, "next_cursor": listed.next_cursor }),
+    ))
 }
 
 /// Fleet's `GET /host_summary?team_id=`, from the counters (`host_listing::summary`).
@@ -203,7 +211,10 @@ pub async fn summary(
 ) -> ApiResult<Json<Value>> {
     let p = params(query)?;
     let teams = p.team_id.as_deref().map(teams_param).transpose()?;
-    let scopes = Scopes::within(teams.as_deref(), &principal.teams_with(Permission::ReadHosts));
+    let scopes = Scopes::within(
+        teams.as_deref(),
+        &principal.teams_with(Permission::ReadHosts),
+    );
     let rules = host_listing::status_rules(&app).await?;
     let s = host_listing::summary(app.state(), app.clock.unix(), &rules, &scopes).await?;
     let pairs = |list: &[(String, i64)], name: &str| -> Vec<Value> {
@@ -234,7 +245,10 @@ pub async fn count(
     query: Params,
 ) -> ApiResult<Json<Value>> {
     let p = params(query)?;
-    let filter = filter_of(&p.filter_params(), &principal.teams_with(Permission::ReadHosts))?;
+    let filter = filter_of(
+        &p.filter_params(),
+        &principal.teams_with(Permission::ReadHosts),
+    )?;
     let rules = host_listing::status_rules(&app).await?;
     let counted = host_listing::count(app.state(), app.clock.unix(), &rules, &filter).await?;
     Ok(Json(
@@ -315,7 +329,15 @@ pub async fn delete_bulk(
         }
         (None, Some(filters)) => {
             let filter = filter_of(&filters, &principal.teams_with(Permission::WriteHosts))?;
-            start_bulk(&app, &principal, &ip, BulkAction::Delete, filter, "deleted_hosts").await
+            start_bulk(
+                &app,
+                &principal,
+                &ip,
+                BulkAction::Delete,
+                filter,
+                "deleted_hosts",
+            )
+            .await
         }
         _ => Err(ApiError::bad_request("give either ids or filters")),
     }
@@ -341,7 +363,10 @@ pub async fn transfer_by_filter(
     if let Some(team) = request.team_id {
         teams::require(app.state(), team).await?;
     }
-    let filter = filter_of(&request.filters, &principal.teams_with(Permission::WriteHosts))?;
+    let filter = filter_of(
+        &request.filters,
+        &principal.teams_with(Permission::WriteHosts),
+    )?;
     let action = BulkAction::Transfer {
         team_id: request.team_id,
     };
