@@ -196,6 +196,11 @@ async fn run() {
             .and_then(|s| s.parse().ok())
             .unwrap_or(3),
     );
+    // `BENCH_ONLY=hosts`: only the host listing rows (they need no agent traffic first).
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("hosts") {
+        host_listing(&bench, &app).await;
+        return;
+    }
     println!(
         "flotilla API benchmark: in-process, one core, embedded store (redb), {budget:?} per row"
     );
@@ -331,6 +336,8 @@ async fn run() {
         .await;
 
     identity(&bench, &app, budget).await;
+
+    host_listing(&bench, &app).await;
 
     // File carving (issue 3): block requests, then assembly by the job worker.
     for (block_size, size) in [(8192, 16 << 20), (2_000_000, 256 << 20)] {
@@ -474,5 +481,161 @@ async fn carve(bench: &Bench, app: &App, node_key: &str, block_size: usize, size
         "  assembly by the worker    {:>6.0} MB/s  {:>8.1} ms CPU/part  ({jobs} parts)",
         mb / wall,
         (cpu_seconds() - cpu_before) / jobs as f64 * 1e3,
+    );
+}
+
+/// Host listing, counts and summary over 100,000 hosts (`BENCH_HOSTS`): made by the fixture
+/// (the items enrollment writes), then each request timed on its own: server time and store
+/// calls per request. None of them may grow with the fleet.
+async fn host_listing(bench: &Bench, app: &App) {
+    use flotilla::domain::host_index::fixtures::{insert_hosts, FixtureHost};
+
+    let n: usize = std::env::var("BENCH_HOSTS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100_000);
+    let now = app.clock.now().timestamp();
+    let started = Instant::now();
+    let hosts: Vec<FixtureHost> = (0..n)
+        .map(|i| FixtureHost {
+            hostname: format!("host-{:06}", (i * 7919) % n),
+            uuid: format!("LIST-{i:08}"),
+            hardware_serial: format!("SER{i:08}"),
+            primary_ip: format!("10.{}.{}.{}", i / 65_536, (i / 256) % 256, i % 256),
+            // 10% windows, 20% darwin, the rest linux.
+            platform: match i % 10 {
+                0 => "windows",
+                1 | 2 => "darwin",
+                _ => "ubuntu",
+            }
+            .to_string(),
+            osquery_version: format!("5.1{}.0", i % 4),
+            team_id: None,
+            enrolled_at: now - 86_400 * 40 + i as i64,
+            seen_time: now - (i as i64 * 13) % (3 * 86_400),
+        })
+        .collect();
+    for chunk in hosts.chunks(10_000) {
+        insert_hosts(app.state(), now, chunk)
+            .await
+            .expect("fixture hosts");
+    }
+    println!(
+        "\nhost listing over {n} hosts (fixture written in {:.1} s); per request: server time, store calls",
+        started.elapsed().as_secs_f64()
+    );
+    let get = |path: String| async move {
+        let request = Request::get(path.as_str())
+            .header(header::AUTHORIZATION, "Bearer t")
+            .body(Body::empty())
+            .expect("request");
+        let response = bench
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("infallible");
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "{path}: {}",
+            String::from_utf8_lossy(&bytes[..bytes.len().min(300)])
+        );
+        bytes
+    };
+    let timed = |name: &'static str, path: String, reps: usize| {
+        let get = &get;
+        async move {
+            get(path.clone()).await;
+            let calls_before = bench.calls.total();
+            let started = Instant::now();
+            let mut body = bytes::Bytes::new();
+            for _ in 0..reps {
+                body = get(path.clone()).await;
+            }
+            println!(
+                "{name:<40} {:>9.2} ms/req  {:>7.1} store calls/req",
+                started.elapsed().as_secs_f64() * 1e3 / reps as f64,
+                (bench.calls.total() - calls_before) as f64 / reps as f64,
+            );
+            body
+        }
+    };
+    timed("host_summary", "/api/v1/fleet/host_summary".into(), 50).await;
+    timed("hosts: first page (100)", "/api/v1/fleet/hosts".into(), 50).await;
+    timed(
+        "hosts: first page by host name",
+        "/api/v1/fleet/hosts?order_key=hostname".into(),
+        50,
+    )
+    .await;
+    timed(
+        "hosts: first page by last seen, desc",
+        "/api/v1/fleet/hosts?order_key=last_seen&order_direction=desc".into(),
+        50,
+    )
+    .await;
+    // 50,000 deep: follow the cursor there, then time the page it points at.
+    let mut cursor = String::new();
+    for _ in 0..(n / 2 / 500) {
+        let body = get(format!("/api/v1/fleet/hosts?per_page=500&after={cursor}")).await;
+        let page: Value = serde_json::from_slice(&body).expect("json");
+        cursor = page["next_cursor"].as_str().unwrap_or_default().to_string();
+    }
+    timed(
+        "hosts: page 50,000 deep (cursor)",
+        format!("/api/v1/fleet/hosts?after={cursor}"),
+        50,
+    )
+    .await;
+    timed(
+        "hosts: platform=windows (10%)",
+        "/api/v1/fleet/hosts?platform=windows".into(),
+        20,
+    )
+    .await;
+    timed(
+        "hosts: status=online",
+        "/api/v1/fleet/hosts?status=online".into(),
+        20,
+    )
+    .await;
+    timed(
+        "hosts: search query=ser0009999",
+        "/api/v1/fleet/hosts?query=ser0009999".into(),
+        20,
+    )
+    .await;
+    timed(
+        "hosts/count (counters)",
+        "/api/v1/fleet/hosts/count?platform=windows".into(),
+        50,
+    )
+    .await;
+    timed(
+        "hosts/count?status=online",
+        "/api/v1/fleet/hosts/count?status=online".into(),
+        50,
+    )
+    .await;
+    timed(
+        "hosts/count?query= (bounded estimate)",
+        "/api/v1/fleet/hosts/count?query=host-0001".into(),
+        5,
+    )
+    .await;
+    let csv = timed(
+        "hosts/report csv, platform=windows",
+        "/api/v1/fleet/hosts/report?format=csv&platform=windows".into(),
+        2,
+    )
+    .await;
+    println!(
+        "  (the report: {} rows)",
+        csv.iter().filter(|b| **b == b'\n').count() - 1
     );
 }

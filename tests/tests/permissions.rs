@@ -69,6 +69,11 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/fleet/hosts/{id}", "YYYYYYYYY"),
     ("DELETE", "/api/v1/fleet/hosts/{id}", "YYYNNYYNN"),
     ("POST", "/api/v1/fleet/hosts/transfer", "YYYNNYYNN"),
+    ("GET", "/api/v1/fleet/hosts/count", "YYYYYYYYY"),
+    ("GET", "/api/v1/fleet/hosts/report", "YYYYYYYYY"),
+    ("GET", "/api/v1/fleet/host_summary", "YYYYYYYYY"),
+    ("POST", "/api/v1/fleet/hosts/delete", "YYYNNYYNN"),
+    ("POST", "/api/v1/fleet/hosts/transfer/filter", "YYYNNYYNN"),
     ("GET", "/api/v1/fleet/queries", "YYYYYFFFF"),
     ("POST", "/api/v1/fleet/queries", "YYYNNYYNN"),
     ("DELETE", "/api/v1/fleet/queries/{id}", "YYYNNYYNN"),
@@ -421,6 +426,14 @@ async fn prepare(
             let (_, id) = enroll(f, &w.secret1, &format!("d0000000-0000-0000-0000-{n:012}")).await;
             (format!("/api/v1/fleet/hosts/{id}"), None)
         }
+        ("POST", "/api/v1/fleet/hosts/delete") => {
+            let (_, id) = enroll(f, &w.secret1, &format!("f0000000-0000-0000-0000-{n:012}")).await;
+            (template.into(), Some(json!({"ids": [id]})))
+        }
+        ("POST", "/api/v1/fleet/hosts/transfer/filter") => (
+            template.into(),
+            Some(json!({"team_id": w.team1, "filters": {"team_id": w.team1}})),
+        ),
         ("POST", "/api/v1/fleet/hosts/transfer") => {
             let (_, id) = enroll(f, &w.secret1, &format!("e0000000-0000-0000-0000-{n:012}")).await;
             (

@@ -487,6 +487,36 @@ fn declared() -> Vec<Route> {
         ),
         (
             Admin,
+            "/api/v1/fleet/hosts/count",
+            method!(GET, admin::hosts::count),
+            Team(ReadHosts),
+        ),
+        (
+            Admin,
+            "/api/v1/fleet/hosts/report",
+            method!(GET, admin::hosts::report),
+            Team(ReadHosts),
+        ),
+        (
+            Admin,
+            "/api/v1/fleet/host_summary",
+            method!(GET, admin::hosts::summary),
+            Team(ReadHosts),
+        ),
+        (
+            Admin,
+            "/api/v1/fleet/hosts/delete",
+            method!(POST, admin::hosts::delete_bulk),
+            Team(WriteHosts),
+        ),
+        (
+            Admin,
+            "/api/v1/fleet/hosts/transfer/filter",
+            method!(POST, admin::hosts::transfer_by_filter),
+            Team(WriteHosts),
+        ),
+        (
+            Admin,
             "/api/v1/fleet/hosts/{id}",
             method!(GET, admin::hosts::get),
             Team(ReadHosts),

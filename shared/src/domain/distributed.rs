@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::campaigns::{self, CampaignResult};
 use super::detail_queries::{self, Vitals};
 use super::host_auth::{self, HostAuth, DETAIL_RETRY_SECS};
-use super::{layout, records};
+use super::{host_index, layout, records};
 use crate::app::AppInner;
 use crate::error::ApiError;
 
@@ -177,6 +177,14 @@ pub async fn write(app: &AppInner, auth: &HostAuth, answers: Answers) -> Result<
         .await?;
         auth.vitals_at
             .store(vitals.updated_at.timestamp(), Ordering::Relaxed);
+        // The listing row follows the reported host name, address, platform and version.
+        host_index::vitals_changed(
+            app.ports.state.as_ref(),
+            received_at.timestamp(),
+            auth.host_id,
+            &vitals,
+        )
+        .await?;
     }
     Ok(())
 }

@@ -9,11 +9,10 @@ use std::time::Duration;
 
 use super::credentials::sha256_hex;
 use super::detail_queries::VITALS_MAX_AGE_SECS;
-use super::hosts::{self, platform_family, Host, HostState, Seen};
-use super::layout;
+use super::host_index;
+use super::hosts::{self, platform_family, Host, HostState};
 use crate::app::AppInner;
 use crate::error::ApiError;
-use crate::ports::{Cond, Item, WriteOp};
 
 const AUTH_CACHE_TTL: Duration = Duration::from_secs(600);
 const AUTH_CACHE_CAPACITY: u64 = 500_000;
@@ -151,22 +150,8 @@ pub async fn touch_seen(app: &AppInner, auth: &HostAuth) {
     {
         return; // another request of this host is writing it
     }
-    let item = match Item::encode(layout::host_seen(auth.host_id), &Seen { seen_time: now }) {
-        Ok(item) => item,
-        Err(err) => {
-            tracing::warn!(host_id = auth.host_id, %err, "could not encode last seen");
-            return;
-        }
-    };
-    if let Err(err) = app
-        .ports
-        .state
-        .write(vec![WriteOp::Put {
-            item,
-            cond: Cond::None,
-        }])
-        .await
-    {
+    // The SEEN write (under its version) and the bucket counters it moves (`host_index`).
+    if let Err(err) = host_index::record_seen(app.ports.state.as_ref(), now, auth.host_id).await {
         auth.seen_written_at.store(last, Ordering::Relaxed);
         tracing::warn!(host_id = auth.host_id, %err, "could not record last seen");
     }

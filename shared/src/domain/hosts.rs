@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use super::credentials::{random_secret, sha256_hex};
 use super::detail_queries::Vitals;
-use super::layout;
+use super::{host_index, host_status, layout};
 use crate::error::ApiError;
 use crate::ports::{Cond, Item, Query, StateStore, StoreError, WriteOp};
 
@@ -69,6 +69,9 @@ pub fn platform_family(platform: &str) -> &'static str {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Seen {
     pub seen_time: i64,
+    /// The team whose counters hold this host's last-seen contribution (`host_index`).
+    #[serde(default)]
+    pub team_id: Option<u64>,
 }
 
 /// What an agent tells about itself when it enrolls.
@@ -272,25 +275,28 @@ async fn create(
     };
     *kind.hash_slot(&mut host) = Some(key_hash.to_string());
     apply_facts(&mut host, facts);
-    store
-        .write(vec![
-            WriteOp::Put {
-                item: Item::new(
-                    layout::host_identity(&facts.identifier),
-                    json!({ "host_id": id }),
-                ),
-                cond: Cond::NotExists,
-            },
-            WriteOp::Put {
-                item: Item::encode(layout::host(id), &host)?.with_gsi1(layout::hosts_index(id)),
-                cond: Cond::NotExists,
-            },
-            WriteOp::Put {
-                item: Item::new(kind.key_item(key_hash), json!({ "host_id": id })),
-                cond: Cond::NotExists,
-            },
-        ])
-        .await?;
+    let (index_ops, row, seen) = host_index::create_ops(&host, now.timestamp())?;
+    let mut ops = vec![
+        WriteOp::Put {
+            item: Item::new(
+                layout::host_identity(&facts.identifier),
+                json!({ "host_id": id }),
+            ),
+            cond: Cond::NotExists,
+        },
+        WriteOp::Put {
+            item: Item::encode(layout::host(id), &host)?.with_gsi1(layout::hosts_index(id)),
+            cond: Cond::NotExists,
+        },
+        WriteOp::Put {
+            item: Item::new(kind.key_item(key_hash), json!({ "host_id": id })),
+            cond: Cond::NotExists,
+        },
+    ];
+    ops.extend(index_ops);
+    store.write(ops).await?;
+    // Counted only now that the host really was created: a retried enroll re-keys instead.
+    host_index::count_created(store, now.timestamp(), &row, &seen).await?;
     Ok((id, None))
 }
 
@@ -329,7 +335,28 @@ async fn rekey(
             cond: Cond::None,
         });
     }
+    // The row follows the new facts and team; the address comes only from vitals, so it stays.
+    // A host enrolled before the index has no row yet: this writes it (and counts it).
+    let old_row = host_index::get_row(store, host_id).await?;
+    let new_row = host_index::HostRow {
+        primary_ip: old_row
+            .as_ref()
+            .map(|(row, _)| row.primary_ip.clone())
+            .unwrap_or_default(),
+        ..host_index::HostRow::from_host(&host)
+    };
+    ops.extend(host_index::row_ops(
+        old_row.as_ref().map(|(row, version)| (row, *version)),
+        Some(&new_row),
+    )?);
     store.write(ops).await?;
+    host_index::row_changed(
+        store,
+        now.timestamp(),
+        old_row.as_ref().map(|(row, _)| row),
+        &new_row,
+    )
+    .await?;
     Ok((host_id, replaced))
 }
 
@@ -491,8 +518,13 @@ fn rfc3339(unix: i64) -> Value {
 }
 
 impl HostState {
-    /// Fleet's host shape, as the admin API answers it.
+    /// Fleet's host shape with the default status rules (see `to_json_with`).
     pub fn to_json(&self, now: DateTime<Utc>) -> Value {
+        self.to_json_with(now, &host_status::StatusRules::default())
+    }
+
+    /// Fleet's host shape, as the admin API answers it; `status` by `host_status`.
+    pub fn to_json_with(&self, now: DateTime<Utc>, rules: &host_status::StatusRules) -> Value {
         let host = &self.host;
         let vitals = self.vitals.clone().unwrap_or_default();
         let pick = |vital: &Option<String>, fallback: &str| {
@@ -506,9 +538,6 @@ impl HostState {
             .seen
             .map(|s| s.seen_time)
             .unwrap_or(host.last_enrolled_at.timestamp());
-        let interval = vitals.distributed_interval.unwrap_or(10) as i64;
-        // Fleet's rule: online when seen within the check-in interval plus a minute.
-        let online = now.timestamp() - seen_time <= interval + 60;
         json!({
             "id": host.id,
             "uuid": host.uuid,
@@ -533,7 +562,7 @@ impl HostState {
             "logger_tls_period": vitals.logger_tls_period.unwrap_or(0),
             "team_id": host.team_id,
             "seen_time": rfc3339(seen_time),
-            "status": if online { "online" } else { "offline" },
+            "status": host_status::label(rules, now.timestamp(), seen_time),
             "created_at": host.enrolled_at.to_rfc3339(),
             "last_enrolled_at": host.last_enrolled_at.to_rfc3339(),
             "detail_updated_at": self.vitals.as_ref().map(|v| v.updated_at.to_rfc3339()),

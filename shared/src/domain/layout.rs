@@ -242,3 +242,52 @@ pub fn activity_sort_key(inverted_id: u64) -> String {
 pub fn activity_entry(partition: String, inverted_id: u64) -> Key {
     Key::new(partition, activity_sort_key(inverted_id))
 }
+
+/// The host listing rows (`host_index`): one partition holding each host's row twice, by id
+/// (`I#<id>`) and by lower-case host name (`H#<name>#<id>`), so a Query reads rows with their
+/// data in either order; each row's gsi1 entry is the same sort key under its team's partition.
+pub const HOST_ROWS: &str = "HOSTROW";
+
+pub fn host_row(id: u64) -> Key {
+    Key::new(HOST_ROWS, format!("I#{}", padded(id)))
+}
+
+pub fn host_row_by_name(name_key: &str, id: u64) -> Key {
+    Key::new(HOST_ROWS, format!("H#{name_key}#{}", padded(id)))
+}
+
+/// The gsi1 partition of one team's rows (`T<id>`) or of the teamless ones (`N`).
+pub fn host_rows_of(scope: &str) -> String {
+    format!("{HOST_ROWS}#{scope}")
+}
+
+/// The gsi1 partition of `SEEN` items, ordered by seen time (the last-seen sort).
+pub const HOSTS_BY_SEEN: &str = "HOSTSEEN";
+
+pub fn hosts_by_seen(seen_time: i64, id: u64) -> Key {
+    Key::new(
+        HOSTS_BY_SEEN,
+        format!("{:012}#{}", seen_time.max(0), padded(id)),
+    )
+}
+
+/// Host totals per scope (`A`: all, `T<id>`, `N`): `<scope>#total`, `<scope>#platform#<f>`,
+/// `<scope>#version#<v>`. Counters (UpdateItem ADD).
+pub const HOST_TOTALS: &str = "HOSTSTAT#TOTALS";
+
+pub fn host_total(scope: &str, what: &str) -> Key {
+    Key::new(HOST_TOTALS, format!("{scope}#{what}"))
+}
+
+/// Time-bucketed host counters of one kind (`SEENMIN`, `SEENDAY`, `ENROLLHOUR`): sort key
+/// `<bucket start:012>#<scope>`, so one Query from a start time reads a whole window.
+pub fn host_bucket_partition(kind: &str) -> String {
+    format!("HOSTSTAT#{kind}")
+}
+
+pub fn host_bucket(kind: &str, bucket_start: i64, scope: &str) -> Key {
+    Key::new(
+        host_bucket_partition(kind),
+        format!("{:012}#{scope}", bucket_start.max(0)),
+    )
+}

@@ -10,10 +10,9 @@
 use super::identity::users::{self, User};
 use super::scheduled_queries;
 use super::teams::{self, Team};
-use super::{enroll_secrets, hosts::Host, layout, live, records};
+use super::{enroll_secrets, host_index, layout, live, records};
 use crate::app::AppInner;
 use crate::error::ApiError;
-use crate::ports::state::query_all;
 use crate::ports::{Cond, Query, StateStore, StoreError, WriteOp};
 
 /// Read-modify-writes of one item before giving up with 503 (the caller retries the whole
@@ -33,7 +32,7 @@ pub async fn remove(app: &AppInner, id: u64) -> Result<Team, ApiError> {
         // This instance's next request sees the change; others within the cache's 5 s.
         app.identity.users.forget(user_id);
     }
-    move_hosts_out(store, id).await?;
+    move_hosts_out(store, app.clock.now(), id).await?;
     // Cached node-key entries carry the team: the epoch makes every instance drop them within
     // 2 s, so the hosts get the global config and live queries see them teamless. Bumped even
     // when no host moved now: a failed earlier attempt may have moved them and stopped here.
@@ -114,36 +113,36 @@ async fn remove_roles(
     Ok(changed)
 }
 
-/// Moves the team's hosts to no team. The hosts are found by reading the whole host index and
-/// every host item (100 at a time): fine at today's fleet sizes, for a rare admin action; a
-/// per-team host index replaces this when fleets grow.
-async fn move_hosts_out(store: &dyn StateStore, id: u64) -> Result<(), ApiError> {
-    let keys: Vec<_> = query_all(store, Query::gsi1("HOSTS"))
-        .await?
-        .into_iter()
-        .map(|entry| entry.key)
-        .collect();
-    for chunk in keys.chunks(100) {
-        for item in store.batch_get(chunk).await? {
-            let host: Host = item.decode()?;
-            if host.team_id != Some(id) {
-                continue;
-            }
-            // Under its version: a host that re-enrolled meanwhile is read again.
-            records::update_if(
-                store,
-                &layout::host(host.id),
-                Some(layout::hosts_index(host.id)),
-                |host: Option<Host>| {
-                    Ok(host
-                        .filter(|h| h.team_id == Some(id))
-                        .map(|h| Host { team_id: None, ..h }))
-                },
+/// Moves the team's hosts to no team: the team's partition of the listing index names
+/// exactly them, so this reads only the team's hosts (not the fleet), 100 at a time.
+async fn move_hosts_out(
+    store: &dyn StateStore,
+    now: chrono::DateTime<chrono::Utc>,
+    id: u64,
+) -> Result<(), ApiError> {
+    let mut after = None;
+    loop {
+        let page = store
+            .query(
+                &Query::gsi1(layout::host_rows_of(&host_index::scope(Some(id))))
+                    .prefix("I#")
+                    .limit(100)
+                    .after(after),
             )
             .await?;
+        for entry in &page.items {
+            let Some(host_id) = entry.key.sk.strip_prefix("I#").and_then(|s| s.parse().ok()) else {
+                continue;
+            };
+            // Under its version: a host that re-enrolled meanwhile is read again; one that
+            // left the team meanwhile stays where it is.
+            host_index::retarget(store, now, host_id, None, |team| team == Some(id)).await?;
+        }
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return Ok(()),
         }
     }
-    Ok(())
 }
 
 /// The last step: the team item and its name claim, together.

@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::app::AppInner;
 use crate::domain::carve_assembly::{self, AssemblyError};
+use crate::domain::host_changes::{self, BulkAction};
+use crate::domain::host_listing::HostFilter;
 use crate::domain::packages::build::PackageJobError;
 use crate::domain::packages::{build as package_build, notarize, sweep};
 use crate::error::ApiError;
@@ -22,6 +24,14 @@ pub enum Job {
     SweepPackages,
     /// Ask Apple for the verdict on package `package`'s notarization (on the packager queue).
     CheckNotarization { package: String },
+    /// One step of a bulk host operation by filter (`host_changes::bulk_step`); each step sends
+    /// the next with its cursor.
+    HostsBulk {
+        #[serde(flatten)]
+        action: BulkAction,
+        filter: HostFilter,
+        cursor: Option<String>,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +68,28 @@ pub async fn handle(app: &AppInner, body: &str) -> Result<(), JobError> {
         // into every job's future they overflow the compiler's layout depth limit.
         Job::BuildPackage { package } => Box::pin(package_build::run(app, &package)).await?,
         Job::CheckNotarization { package } => Box::pin(notarize::check(app, &package)).await?,
+        Job::HostsBulk {
+            action,
+            filter,
+            cursor,
+        } => {
+            let (changed, next) = host_changes::bulk_step(app, &action, &filter, cursor).await?;
+            tracing::debug!(changed, more = next.is_some(), "bulk host step");
+            if let Some(cursor) = next {
+                // Sent before this message is acked: at least once, and a step run twice
+                // finds its hosts already changed (or gone).
+                let job = Job::HostsBulk {
+                    action,
+                    filter,
+                    cursor: Some(cursor),
+                };
+                app.ports
+                    .queue
+                    .send(&job.to_message()?)
+                    .await
+                    .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+            }
+        }
         Job::SweepPackages => {
             let swept = sweep::sweep_expired(app).await?;
             tracing::debug!(swept, "package sweep job");

@@ -102,6 +102,9 @@ pub struct Query {
     pub limit: Option<usize>,
     /// Continue after this primary key (the `next` of the previous page).
     pub start_after: Option<Key>,
+    /// Highest sort key first (DynamoDB's `ScanIndexForward = false`); `start_after` then
+    /// continues below the key.
+    pub descending: bool,
 }
 
 impl Query {
@@ -112,6 +115,7 @@ impl Query {
             sk_prefix: String::new(),
             limit: None,
             start_after: None,
+            descending: false,
         }
     }
 
@@ -134,6 +138,12 @@ impl Query {
 
     pub fn after(mut self, key: Option<Key>) -> Self {
         self.start_after = key;
+        self
+    }
+
+    /// Highest sort key first.
+    pub fn descending(mut self, descending: bool) -> Self {
+        self.descending = descending;
         self
     }
 }
@@ -202,6 +212,16 @@ impl Item {
         T::deserialize(&self.data)
             .map_err(|e| StoreError::Corrupt(format!("{}/{}: {e}", self.key.pk, self.key.sk)))
     }
+}
+
+/// The position just after the gsi1 entry (`gsi1_sk`, item `key`), to pass as a gsi1 Query's
+/// `start_after` (the form of the `next` such a Query answers): a cursor can be rebuilt from
+/// the entry it stopped at.
+pub fn gsi1_position(gsi1_sk: &str, key: &Key) -> Key {
+    Key::new(
+        gsi1_sk,
+        Value::from(vec![key.pk.as_str(), key.sk.as_str()]).to_string(),
+    )
 }
 
 /// Every item the query matches, following `next` across pages.

@@ -655,6 +655,7 @@ impl StateStore for DynamoState {
             .set_expression_attribute_names(expr.names())
             .set_expression_attribute_values(expr.values())
             .set_exclusive_start_key(start)
+            .scan_index_forward(!query.descending)
             .set_limit(
                 query
                     .limit

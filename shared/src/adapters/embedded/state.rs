@@ -117,10 +117,7 @@ pub(crate) fn distinct_keys(keys: &[Key]) -> Vec<&Key> {
 /// `next` is an opaque cursor in a `Key`: pk = the row's gsi1sk, sk = JSON `[pk, sk]`.
 /// Callers pass it back as `start_after` unchanged.
 pub(crate) fn gsi1_cursor(gsi1sk: &str, key: &Key) -> Key {
-    Key::new(
-        gsi1sk,
-        Value::from(vec![key.pk.as_str(), key.sk.as_str()]).to_string(),
-    )
+    crate::ports::state::gsi1_position(gsi1sk, key)
 }
 
 /// (gsi1sk, primary key) of a cursor made by `gsi1_cursor`.
@@ -258,19 +255,51 @@ impl EmbeddedState {
     }
 }
 
+/// One entry of a range over the items table, and over the gsi1 table.
+type ItemEntry<'a> = Result<
+    (
+        redb::AccessGuard<'a, (&'static str, &'static str)>,
+        redb::AccessGuard<'a, &'static [u8]>,
+    ),
+    redb::StorageError,
+>;
+type GsiEntry<'a> = Result<
+    (
+        redb::AccessGuard<'a, (&'static str, &'static str, &'static str, &'static str)>,
+        redb::AccessGuard<'a, Option<i64>>,
+    ),
+    redb::StorageError,
+>;
+
 fn query_primary(db: &Database, query: &Query, now: i64) -> Result<Page, StoreError> {
     let txn = db.begin_read().map_err(unavailable)?;
     let table = txn.open_table(ITEMS).map_err(unavailable)?;
     let pk = query.pk.as_str();
     let prefix = query.sk_prefix.as_str();
-    let start = match &query.start_after {
-        Some(after) if after.sk.as_str() >= prefix => Bound::Excluded((pk, after.sk.as_str())),
-        _ => Bound::Included((pk, prefix)),
+    // The highest sort key with this prefix (no key of ours holds U+10FFFF).
+    let prefix_end = format!("{prefix}\u{10FFFF}");
+    let range = if query.descending {
+        let end = match &query.start_after {
+            Some(after) if after.sk.as_str() <= prefix_end.as_str() => {
+                Bound::Excluded((pk, after.sk.as_str()))
+            }
+            _ => Bound::Included((pk, prefix_end.as_str())),
+        };
+        let range = table
+            .range::<(&str, &str)>((Bound::Included((pk, prefix)), end))
+            .map_err(unavailable)?;
+        Box::new(range.rev()) as Box<dyn Iterator<Item = ItemEntry<'_>>>
+    } else {
+        let start = match &query.start_after {
+            Some(after) if after.sk.as_str() >= prefix => Bound::Excluded((pk, after.sk.as_str())),
+            _ => Bound::Included((pk, prefix)),
+        };
+        let range = table
+            .range::<(&str, &str)>((start, Bound::Unbounded))
+            .map_err(unavailable)?;
+        Box::new(range) as Box<dyn Iterator<Item = ItemEntry<'_>>>
     };
     let mut page = Page::default();
-    let range = table
-        .range::<(&str, &str)>((start, Bound::Unbounded))
-        .map_err(unavailable)?;
     for (evaluated, entry) in (1usize..).zip(range) {
         let (stored_key, bytes) = entry.map_err(unavailable)?;
         let (item_pk, item_sk) = stored_key.value();
@@ -305,16 +334,31 @@ fn query_gsi1(db: &Database, query: &Query, now: i64) -> Result<Page, StoreError
         .as_ref()
         .map(parse_gsi1_cursor)
         .transpose()?;
-    let start = match &cursor {
-        Some((gsk, key)) if gsk.as_str() >= prefix => {
-            Bound::Excluded((gpk, gsk.as_str(), key.pk.as_str(), key.sk.as_str()))
-        }
-        _ => Bound::Included((gpk, prefix, "", "")),
+    let prefix_end = format!("{prefix}\u{10FFFF}");
+    let range = if query.descending {
+        let end = match &cursor {
+            Some((gsk, key)) if gsk.as_str() <= prefix_end.as_str() => {
+                Bound::Excluded((gpk, gsk.as_str(), key.pk.as_str(), key.sk.as_str()))
+            }
+            _ => Bound::Included((gpk, prefix_end.as_str(), "\u{10FFFF}", "\u{10FFFF}")),
+        };
+        let range = table
+            .range::<(&str, &str, &str, &str)>((Bound::Included((gpk, prefix, "", "")), end))
+            .map_err(unavailable)?;
+        Box::new(range.rev()) as Box<dyn Iterator<Item = GsiEntry<'_>>>
+    } else {
+        let start = match &cursor {
+            Some((gsk, key)) if gsk.as_str() >= prefix => {
+                Bound::Excluded((gpk, gsk.as_str(), key.pk.as_str(), key.sk.as_str()))
+            }
+            _ => Bound::Included((gpk, prefix, "", "")),
+        };
+        let range = table
+            .range::<(&str, &str, &str, &str)>((start, Bound::Unbounded))
+            .map_err(unavailable)?;
+        Box::new(range) as Box<dyn Iterator<Item = GsiEntry<'_>>>
     };
     let mut page = Page::default();
-    let range = table
-        .range::<(&str, &str, &str, &str)>((start, Bound::Unbounded))
-        .map_err(unavailable)?;
     for (evaluated, entry) in (1usize..).zip(range) {
         let (row, expires_at) = entry.map_err(unavailable)?;
         let (row_gpk, row_gsk, pk, sk) = row.value();
