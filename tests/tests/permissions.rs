@@ -72,6 +72,12 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("DELETE", "/api/v1/fleet/queries/{id}", "YYYNNYYNN"),
     ("POST", "/api/v1/fleet/queries/run", "YYYYNYYYN"),
     ("GET", "/api/v1/fleet/campaigns/{id}/results", "YYYYYFFFF"),
+    ("GET", "/api/v1/fleet/campaigns", "YYYYYFFFF"),
+    ("GET", "/api/v1/fleet/campaigns/{id}", "YYYYYYYYY"),
+    ("GET", "/api/v1/fleet/campaigns/{id}/errors", "YYYYYYYYY"),
+    // A fresh team-1 campaign of the break-glass token's: whoever may run SQL on team 1 may
+    // stop it; observers may not (not theirs, and they cannot run SQL).
+    ("POST", "/api/v1/fleet/campaigns/{id}/stop", "YYYYNYYYN"),
     ("GET", "/api/v1/fleet/carves", "YYYNNFFNN"),
     ("GET", "/api/v1/fleet/carves/{id}", "YYYNNYYNN"),
     (
@@ -452,6 +458,23 @@ async fn prepare(
             format!("/api/v1/fleet/campaigns/{}/results", w.campaign),
             None,
         ),
+        ("GET", "/api/v1/fleet/campaigns/{id}") => {
+            (format!("/api/v1/fleet/campaigns/{}", w.campaign), None)
+        }
+        ("GET", "/api/v1/fleet/campaigns/{id}/errors") => {
+            (format!("/api/v1/fleet/campaigns/{}/errors", w.campaign), None)
+        }
+        ("POST", "/api/v1/fleet/campaigns/{id}/stop") => {
+            let run = bg(
+                f,
+                "POST",
+                "/api/v1/fleet/queries/run",
+                Some(json!({"query": "SELECT 5", "selected": {"teams": [w.team1]}})),
+            )
+            .await;
+            let id = run["campaign"]["id"].as_u64().expect("campaign");
+            (format!("/api/v1/fleet/campaigns/{id}/stop"), None)
+        }
         ("GET", "/api/v1/fleet/carves/{id}") => {
             (format!("/api/v1/fleet/carves/{}", w.carve1), None)
         }
@@ -604,6 +627,21 @@ fn check_filtered(w: &World, template: &str, answer: &Value, who: &str) {
             BTreeSet::from([w.host1]),
             "{who}: {answer}"
         ),
+        "/api/v1/fleet/campaigns" => {
+            let listed = ids(answer, "campaigns", "id");
+            assert!(listed.contains(&w.campaign), "{who}: {answer}");
+            // Only campaigns on all hosts or touching team 1: none on team 2 or its hosts.
+            for c in answer["campaigns"].as_array().expect("campaigns") {
+                let selected = &c["selected"];
+                let on_team1 = selected["teams"]
+                    .as_array()
+                    .is_some_and(|t| t.contains(&json!(w.team1)));
+                assert!(
+                    selected["all"] == json!(true) || on_team1,
+                    "{who} sees {c}"
+                );
+            }
+        }
         "/api/v1/fleet/carves" => assert_eq!(
             ids(answer, "carves", "id"),
             BTreeSet::from([w.carve1]),

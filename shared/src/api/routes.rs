@@ -515,6 +515,30 @@ fn declared() -> Routes {
         ),
         (
             Admin,
+            "/api/v1/fleet/campaigns",
+            method!(GET, admin::campaigns::list),
+            Team(ReadCampaigns),
+        ),
+        (
+            Admin,
+            "/api/v1/fleet/campaigns/{id}",
+            method!(GET, admin::campaigns::get),
+            Team(ReadCampaigns),
+        ),
+        (
+            Admin,
+            "/api/v1/fleet/campaigns/{id}/errors",
+            method!(GET, admin::campaigns::errors),
+            Team(ReadCampaigns),
+        ),
+        (
+            Admin,
+            "/api/v1/fleet/campaigns/{id}/stop",
+            method!(POST, admin::campaigns::stop),
+            Team(RunSavedQueries),
+        ),
+        (
+            Admin,
             "/api/v1/fleet/carves",
             method!(GET, admin::carves::list),
             Team(ReadCarves),

@@ -147,12 +147,15 @@ pub async fn write(app: &AppInner, auth: &HostAuth, answers: Answers) -> Result<
             stats,
             received_at,
             rows_blob: None,
+            team_id: auth.team_id,
+            team_recorded: true,
+            rows_omitted: false,
         };
-        if !campaigns::record_result(app, id, result).await? {
+        if !campaigns::record_result(app, id, auth.team_id, result).await? {
             tracing::debug!(
                 host_id = auth.host_id,
                 campaign = id,
-                "ignored answer to a campaign not asked"
+                "ignored answer to a campaign not asked, or already answered"
             );
         }
     }
