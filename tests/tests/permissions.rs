@@ -461,9 +461,10 @@ async fn prepare(
         ("GET", "/api/v1/fleet/campaigns/{id}") => {
             (format!("/api/v1/fleet/campaigns/{}", w.campaign), None)
         }
-        ("GET", "/api/v1/fleet/campaigns/{id}/errors") => {
-            (format!("/api/v1/fleet/campaigns/{}/errors", w.campaign), None)
-        }
+        ("GET", "/api/v1/fleet/campaigns/{id}/errors") => (
+            format!("/api/v1/fleet/campaigns/{}/errors", w.campaign),
+            None,
+        ),
         ("POST", "/api/v1/fleet/campaigns/{id}/stop") => {
             let run = bg(
                 f,
@@ -636,10 +637,7 @@ fn check_filtered(w: &World, template: &str, answer: &Value, who: &str) {
                 let on_team1 = selected["teams"]
                     .as_array()
                     .is_some_and(|t| t.contains(&json!(w.team1)));
-                assert!(
-                    selected["all"] == json!(true) || on_team1,
-                    "{who} sees {c}"
-                );
+                assert!(selected["all"] == json!(true) || on_team1, "{who} sees {c}");
             }
         }
         "/api/v1/fleet/carves" => assert_eq!(

@@ -338,7 +338,12 @@ pub async fn counts(store: &dyn StateStore, id: u64) -> Result<Counts, StoreErro
     .await?;
     let mut counts = Counts::default();
     for item in &items {
-        let n = item.data.get("n").and_then(Value::as_i64).unwrap_or(0).max(0) as u64;
+        let n = item
+            .data
+            .get("n")
+            .and_then(Value::as_i64)
+            .unwrap_or(0)
+            .max(0) as u64;
         let counter = item.key.sk[layout::COUNT_PREFIX.len()..]
             .split('#')
             .next()
@@ -523,7 +528,8 @@ pub async fn results_page(
 
 async fn load_rows(app: &AppInner, blob: &str) -> Result<Vec<Map<String, Value>>, ApiError> {
     let bytes = app.ports.blobs.get(blob).await?;
-    serde_json::from_slice(&bytes).map_err(|e| ApiError::Internal(format!("result blob {blob}: {e}")))
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::Internal(format!("result blob {blob}: {e}")))
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -765,8 +771,15 @@ pub async fn record_result(
                 COUNT_ANSWERED
             };
             add_count(app, campaign_id, counter, result.host_id, 1, retained_until).await;
-            add_count(app, campaign_id, COUNT_ROWS, result.host_id, row_count, retained_until)
-                .await;
+            add_count(
+                app,
+                campaign_id,
+                COUNT_ROWS,
+                result.host_id,
+                row_count,
+                retained_until,
+            )
+            .await;
             Ok(true)
         }
         Err(StoreError::ConditionFailed) => Ok(false),

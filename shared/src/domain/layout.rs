@@ -165,7 +165,10 @@ pub fn campaign_export(id: u64, export: &str) -> Key {
 /// A host whose vitals an admin asked to refetch: every instance sees it in the live
 /// snapshot, so the host's next distributed read is handed the detail queries.
 pub fn live_refetch(host_id: u64) -> Key {
-    Key::new(LIVE_PARTITION, format!("{LIVE_REFETCH_PREFIX}{}", padded(host_id)))
+    Key::new(
+        LIVE_PARTITION,
+        format!("{LIVE_REFETCH_PREFIX}{}", padded(host_id)),
+    )
 }
 
 pub const LIVE_REFETCH_PREFIX: &str = "REFETCH#";

@@ -96,9 +96,13 @@ fn page_params(params: PageQuery) -> ApiResult<PageParams> {
 
 /// The campaign if the caller may see it; 404 otherwise, the same as a missing one.
 async fn visible_campaign(app: &App, principal: &Principal, id: u64) -> ApiResult<Campaign> {
-    campaigns::get_visible(app.state(), id, &principal.teams_with(Permission::ReadCampaigns))
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("campaign {id} not found")))
+    campaigns::get_visible(
+        app.state(),
+        id,
+        &principal.teams_with(Permission::ReadCampaigns),
+    )
+    .await?
+    .ok_or_else(|| ApiError::not_found(format!("campaign {id} not found")))
 }
 
 /// Which permission this run needs: any SQL needs `RunAnyQuery`; a saved query marked
@@ -192,8 +196,9 @@ pub async fn results(
     match params.status.as_deref() {
         None => {}
         Some("error") => {
-            let page = campaigns::errors_page(&app, id, params.after.as_deref(), per_page, &visible)
-                .await?;
+            let page =
+                campaigns::errors_page(&app, id, params.after.as_deref(), per_page, &visible)
+                    .await?;
             return Ok(Json(json!({
                 "campaign": summary_json(&summary),
                 "errors": page.errors.iter().map(error_json).collect::<Vec<_>>(),
