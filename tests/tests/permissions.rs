@@ -458,6 +458,8 @@ async fn prepare(
             format!("/api/v1/fleet/campaigns/{}/results", w.campaign),
             None,
         ),
+        // Every campaign made so far fits one page.
+        ("GET", "/api/v1/fleet/campaigns") => ("/api/v1/fleet/campaigns?per_page=100".into(), None),
         ("GET", "/api/v1/fleet/campaigns/{id}") => {
             (format!("/api/v1/fleet/campaigns/{}", w.campaign), None)
         }
