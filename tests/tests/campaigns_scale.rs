@@ -6,13 +6,15 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
-use flotilla_tests::harness::{Family, Flotilla};
+use flotilla_tests::harness::{Family, Flotilla, Setup};
 use flotilla_tests::osquery_client::OsqueryClient;
 
 flotilla_tests::both!(
     results_by_cursor_counts_and_errors,
     stop_get_and_list,
     team_users_see_only_their_campaigns,
+    host_query_answers_within_the_wait_or_times_out,
+    refetch_hands_detail_queries_once,
 );
 
 async fn host_id(f: &Flotilla, uuid: &str) -> u64 {
@@ -471,4 +473,171 @@ async fn team_users_see_only_their_campaigns(family: Family) {
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, body) = as_user("POST", format!("/api/v1/fleet/campaigns/{on_a}/stop")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    // Another team's host: the same 404 as a missing host, for a query and a refetch.
+    for (path, body) in [
+        (
+            format!("/api/v1/fleet/hosts/{id_b}/query"),
+            Some(json!({"query": "SELECT 1"})),
+        ),
+        (format!("/api/v1/fleet/hosts/{id_b}/refetch"), None),
+        (
+            "/api/v1/fleet/hosts/987654/query".to_string(),
+            Some(json!({"query": "SELECT 1"})),
+        ),
+    ] {
+        let (status, answer) = f.admin_as(Some(&user.token), "POST", &path, body).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {answer}");
+    }
+}
+
+fn host_query_wait(secs: u64) -> Setup {
+    Setup {
+        settings: Some(Box::new(move |settings, _| {
+            settings.host_query_wait = std::time::Duration::from_secs(secs);
+        })),
+        ..Setup::default()
+    }
+}
+
+async fn host_query_answers_within_the_wait_or_times_out(family: Family) {
+    let f = Flotilla::start_with(family, host_query_wait(5)).await;
+    let (mut host, id) = enrolled(
+        &f,
+        &f.enroll_secret.clone(),
+        "f0000000-0000-0000-0000-000000000001",
+    )
+    .await;
+    let first = host.read().await;
+    host.answer_details(&first).await;
+
+    // The host checks in while the request waits, and answers.
+    let clock = f.clock.clone();
+    let answering = tokio::spawn(async move {
+        for _ in 0..50 {
+            // Let the distributed function's live snapshot refresh.
+            clock.advance(chrono::Duration::seconds(3));
+            let asked = host.read().await;
+            if let Some(name) = asked
+                .keys()
+                .find(|n| n.starts_with("fleet_distributed_query_"))
+            {
+                let name = name.clone();
+                let wrote = host
+                    .write(
+                        json!({ &name: [{"answer": "42"}] }),
+                        json!({ &name: 0 }),
+                        json!({}),
+                    )
+                    .await;
+                assert_eq!(wrote.status, StatusCode::OK);
+                return host;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("the host was never handed the query");
+    });
+    let answer = ok(
+        &f,
+        "POST",
+        &format!("/api/v1/fleet/hosts/{id}/query"),
+        Some(json!({"query": "SELECT 42 AS answer"})),
+    )
+    .await;
+    assert_eq!(
+        answer,
+        json!({"host_id": id, "query": "SELECT 42 AS answer", "status": "online", "error": null, "rows": [{"answer": "42"}]})
+    );
+    let mut host = answering.await.expect("answering task");
+
+    // Nobody answers: Fleet's timeout error after the configured wait, and the one-host
+    // campaign is stopped, so the host is not handed it later.
+    let started = std::time::Instant::now();
+    let answer = ok(
+        &f,
+        "POST",
+        &format!("/api/v1/fleet/hosts/{id}/query"),
+        Some(json!({"query": "SELECT 'late'"})),
+    )
+    .await;
+    assert!(started.elapsed() >= std::time::Duration::from_secs(5));
+    assert_eq!(answer["error"], "timeout waiting for results", "{answer}");
+    assert_eq!(answer["rows"], json!([]));
+    f.advance_secs(3);
+    let read = host.read().await;
+    assert!(
+        !read
+            .keys()
+            .any(|n| n.starts_with("fleet_distributed_query_")),
+        "{read:?}"
+    );
+
+    // Bad input.
+    for body in [
+        json!({}),
+        json!({"query": ""}),
+        json!({"query": 7}),
+        json!({"query": "x", "extra": 1}),
+    ] {
+        let (status, answer) = f
+            .admin(
+                "POST",
+                &format!("/api/v1/fleet/hosts/{id}/query"),
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {answer}");
+    }
+    let (status, _) = f
+        .admin(
+            "POST",
+            "/api/v1/fleet/hosts/424242/query",
+            Some(json!({"query": "SELECT 1"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+fn details(queries: &serde_json::Map<String, Value>) -> usize {
+    queries
+        .keys()
+        .filter(|n| n.starts_with("fleet_detail_query_"))
+        .count()
+}
+
+async fn refetch_hands_detail_queries_once(family: Family) {
+    let f = Flotilla::start(family).await;
+    let (mut host, id) = enrolled(
+        &f,
+        &f.enroll_secret.clone(),
+        "f0000000-0000-0000-0000-000000000002",
+    )
+    .await;
+    let first = host.read().await;
+    assert!(details(&first) > 0, "a new host is asked for vitals");
+    host.answer_details(&first).await;
+    f.advance_secs(60);
+    assert_eq!(details(&host.read().await), 0, "fresh vitals: none");
+
+    ok(
+        &f,
+        "POST",
+        &format!("/api/v1/fleet/hosts/{id}/refetch"),
+        None,
+    )
+    .await;
+    f.advance_secs(3);
+    let asked = host.read().await;
+    assert!(
+        details(&asked) > 0,
+        "a refetch hands the detail queries: {asked:?}"
+    );
+    assert_eq!(details(&host.read().await), 0, "once");
+    host.answer_details(&asked).await;
+    // Answered: the request is gone, even once the retry interval has passed.
+    f.advance_secs(301);
+    assert_eq!(details(&host.read().await), 0);
+    let (status, _) = f
+        .admin("POST", "/api/v1/fleet/hosts/424242/refetch", None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
 use flotilla::api::routes::{route_table, Access};
-use flotilla_tests::harness::{Family, Flotilla};
+use flotilla_tests::harness::{Family, Flotilla, Setup};
 use flotilla_tests::osquery_client::OsqueryClient;
 
 flotilla_tests::both!(every_route_against_every_role);
@@ -29,7 +29,8 @@ const CALLERS: [(&str, Option<&str>, bool); 9] = [
 ];
 
 /// Y: allowed (2xx); N: 403; F: allowed, filtered to the caller's teams (checked below);
-/// B: the break-glass token has no password to change (400).
+/// B: the break-glass token has no password to change (400); H: hidden, the same 404 as a
+/// missing resource (another team's host).
 /// Columns: break-glass, admin, maintainer, observer_plus, observer, then the same on team 1.
 const MATRIX: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/fleet/me", "YYYYYYYYY"),
@@ -67,6 +68,8 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/fleet/hosts/{id}", "YYYYYYYYY"),
     ("DELETE", "/api/v1/fleet/hosts/{id}", "YYYNNYYNN"),
     ("POST", "/api/v1/fleet/hosts/transfer", "YYYNNYYNN"),
+    ("POST", "/api/v1/fleet/hosts/{id}/query", "YYYYNYYYN"),
+    ("POST", "/api/v1/fleet/hosts/{id}/refetch", "YYYYYYYYY"),
     ("GET", "/api/v1/fleet/queries", "YYYYYFFFF"),
     ("POST", "/api/v1/fleet/queries", "YYYNNYYNN"),
     ("DELETE", "/api/v1/fleet/queries/{id}", "YYYNNYYNN"),
@@ -123,6 +126,8 @@ const OUTSIDE_TEAM_1: &[(&str, &str, &str)] = &[
         "YYYNNNNNN",
     ),
     ("delete a team 2 host", "delete-host2", "YYYNNNNNN"),
+    ("run SQL on one team 2 host", "query-host2", "YYYYNHHHH"),
+    ("refetch a team 2 host", "refetch-host2", "YYYYYHHHH"),
 ];
 
 struct World {
@@ -421,6 +426,13 @@ async fn prepare(
             Some(json!({"org_info": {"org_name": format!("Org {n}")}})),
         ),
         ("GET", "/api/v1/fleet/hosts/{id}") => (format!("/api/v1/fleet/hosts/{}", w.host1), None),
+        ("POST", "/api/v1/fleet/hosts/{id}/query") => (
+            format!("/api/v1/fleet/hosts/{}/query", w.host1),
+            Some(json!({"query": "SELECT 6"})),
+        ),
+        ("POST", "/api/v1/fleet/hosts/{id}/refetch") => {
+            (format!("/api/v1/fleet/hosts/{}/refetch", w.host1), None)
+        }
         ("DELETE", "/api/v1/fleet/hosts/{id}") => {
             let (_, id) = enroll(f, &w.secret1, &format!("d0000000-0000-0000-0000-{n:012}")).await;
             (format!("/api/v1/fleet/hosts/{id}"), None)
@@ -569,6 +581,16 @@ async fn prepare_outside(
             "/api/v1/fleet/queries/run".into(),
             json!({"query_id": w.other_query, "selected": {"all": true}}),
         ),
+        "query-host2" => (
+            "POST",
+            format!("/api/v1/fleet/hosts/{}/query", w.host2),
+            json!({"query": "SELECT 7"}),
+        ),
+        "refetch-host2" => (
+            "POST",
+            format!("/api/v1/fleet/hosts/{}/refetch", w.host2),
+            Value::Null,
+        ),
         "carve2" => (
             "GET",
             format!("/api/v1/fleet/carves/{}", w.carve2),
@@ -659,12 +681,20 @@ fn check(expected: char, status: StatusCode, what: &str, who: &str, answer: &Val
         ),
         'N' => assert_eq!(status, StatusCode::FORBIDDEN, "{who} {what}: {answer}"),
         'B' => assert_eq!(status, StatusCode::BAD_REQUEST, "{who} {what}: {answer}"),
+        'H' => assert_eq!(status, StatusCode::NOT_FOUND, "{who} {what}: {answer}"),
         other => panic!("unknown expectation {other}"),
     }
 }
 
 async fn every_route_against_every_role(family: Family) {
-    let f = Flotilla::start(family).await;
+    // The per-host query answers at once (a timeout) instead of waiting 25 s per caller.
+    let setup = Setup {
+        settings: Some(Box::new(|settings, _| {
+            settings.host_query_wait = std::time::Duration::ZERO;
+        })),
+        ..Setup::default()
+    };
+    let f = Flotilla::start_with(family, setup).await;
     // The matrix names every guarded route, and only those.
     let guarded: BTreeSet<(String, String)> = route_table()
         .into_iter()

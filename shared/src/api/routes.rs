@@ -479,6 +479,18 @@ fn declared() -> Routes {
         ),
         (
             Admin,
+            "/api/v1/fleet/hosts/{id}/query",
+            method!(POST, admin::host_live::query),
+            Team(RunAnyQuery),
+        ),
+        (
+            Admin,
+            "/api/v1/fleet/hosts/{id}/refetch",
+            method!(POST, admin::host_live::refetch),
+            Team(ReadHosts),
+        ),
+        (
+            Admin,
             "/api/v1/fleet/hosts/transfer",
             method!(POST, admin::hosts::transfer),
             Team(WriteHosts),

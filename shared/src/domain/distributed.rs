@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::campaigns::{self, CampaignResult};
 use super::detail_queries::{self, Vitals};
 use super::host_auth::{self, HostAuth, DETAIL_RETRY_SECS};
-use super::{layout, records};
+use super::{layout, records, refetch};
 use crate::app::AppInner;
 use crate::error::ApiError;
 
@@ -29,7 +29,14 @@ pub async fn read(app: &AppInner, auth: Arc<HostAuth>) -> Result<Map<String, Val
             );
         }
     }
-    if auth.vitals_due(now)
+    if refetch::due(&snapshot, &auth, now) {
+        // An admin asked for fresh vitals (Fleet's refetch): no reload needed, the snapshot
+        // that carried the request is current.
+        auth.detail_asked_at.store(now, Ordering::Relaxed);
+        for (name, sql) in detail_queries::queries_for(auth.platform_family()) {
+            queries.insert(name, Value::String(sql.to_string()));
+        }
+    } else if auth.vitals_due(now)
         && now - auth.detail_asked_at.load(Ordering::Relaxed) >= DETAIL_RETRY_SECS
     {
         // The cached entry may predate an ingestion on another instance: check first,
@@ -180,6 +187,8 @@ pub async fn write(app: &AppInner, auth: &HostAuth, answers: Answers) -> Result<
         .await?;
         auth.vitals_at
             .store(vitals.updated_at.timestamp(), Ordering::Relaxed);
+        let snapshot = app.live.current(app).await?;
+        refetch::answered(app, &snapshot, auth.host_id).await?;
     }
     Ok(())
 }
