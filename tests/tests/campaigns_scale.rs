@@ -15,6 +15,7 @@ flotilla_tests::both!(
     team_users_see_only_their_campaigns,
     host_query_answers_within_the_wait_or_times_out,
     refetch_hands_detail_queries_once,
+    export_matches_the_paged_results,
 );
 
 async fn host_id(f: &Flotilla, uuid: &str) -> u64 {
@@ -640,4 +641,181 @@ async fn refetch_hands_detail_queries_once(family: Family) {
         .admin("POST", "/api/v1/fleet/hosts/424242/refetch", None)
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// RFC 4180 records (quoted fields with doubled quotes, CRLF line ends).
+fn parse_csv(text: &str) -> Vec<Vec<String>> {
+    let mut records = Vec::new();
+    let mut record = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                field.push('"');
+            }
+            (true, '"') => quoted = false,
+            (true, c) => field.push(c),
+            (false, '"') => quoted = true,
+            (false, ',') => record.push(std::mem::take(&mut field)),
+            (false, '\r') => {}
+            (false, '\n') => {
+                record.push(std::mem::take(&mut field));
+                records.push(std::mem::take(&mut record));
+            }
+            (false, c) => field.push(c),
+        }
+    }
+    records
+}
+
+/// The export's bytes through the URL the API gave: a presigned S3 URL (AWS), fetched with
+/// no credential, or the API's own route (locally), with the caller's.
+async fn download(f: &Flotilla, url: &str) -> String {
+    let request = if url.starts_with("http") {
+        f.http().get(url)
+    } else {
+        f.http()
+            .get(format!("{}{url}", f.base))
+            .bearer_auth(&f.admin_token)
+    };
+    let response = request.send().await.expect("download");
+    assert_eq!(response.status(), StatusCode::OK, "{url}");
+    response.text().await.expect("text")
+}
+
+async fn export_matches_the_paged_results(family: Family) {
+    let f = Flotilla::start(family).await;
+    let mut hosts = Vec::new();
+    for i in 0..3 {
+        hosts.push(
+            enrolled(
+                &f,
+                &f.enroll_secret.clone(),
+                &format!("a0000000-0000-0000-0000-{i:012}"),
+            )
+            .await,
+        );
+    }
+    let campaign = run(&f, "SELECT path, note FROM files", json!({"all": true})).await;
+    let name = format!("fleet_distributed_query_{campaign}");
+    f.advance_secs(3);
+    for (host, _) in hosts.iter_mut() {
+        assert!(host.read().await.contains_key(&name));
+    }
+    let awkward = json!([
+        {"path": "/a,b", "note": "say \"hi\""},
+        {"path": "/multi", "note": "two\nlines"},
+        {"path": "/plain", "note": ""}
+    ]);
+    hosts[0]
+        .0
+        .write(json!({ &name: awkward }), json!({ &name: 0 }), json!({}))
+        .await;
+    // Over DynamoDB's item limit: these rows live in the blob store.
+    let large: Vec<Value> = (0..3000)
+        .map(|i| json!({"path": format!("/var/{i}/{}", "x".repeat(150)), "note": i.to_string()}))
+        .collect();
+    hosts[1]
+        .0
+        .write(json!({ &name: large }), json!({ &name: 0 }), json!({}))
+        .await;
+    hosts[2]
+        .0
+        .write(
+            json!({ &name: "" }),
+            json!({ &name: 1 }),
+            json!({ &name: "failed" }),
+        )
+        .await;
+
+    let paged = all_pages(&f, campaign, 1).await;
+    let expected: Vec<(u64, String, Value)> = paged
+        .iter()
+        .flat_map(|r| {
+            r["rows"].as_array().expect("rows").iter().map(move |row| {
+                (
+                    r["host_id"].as_u64().expect("id"),
+                    r["hostname"].as_str().expect("name").to_string(),
+                    row.clone(),
+                )
+            })
+        })
+        .collect();
+    assert_eq!(expected.len(), 3003);
+
+    for format in ["csv", "ndjson"] {
+        let path = format!("/api/v1/fleet/campaigns/{campaign}/export?format={format}");
+        let (status, queued) = f.admin("POST", &path, None).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{queued}");
+        assert_eq!(queued["export"]["state"], "queued");
+        assert!(queued["export"]["url"].is_null());
+        let (status, _) = f
+            .admin(
+                "GET",
+                &format!("/api/v1/fleet/campaigns/{campaign}/export/download?format={format}"),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::CONFLICT, "not finished yet");
+        assert!(f.run_jobs().await >= 1);
+        let done = ok(&f, "GET", &path, None).await;
+        let export = &done["export"];
+        assert_eq!(export["state"], "done", "{done}");
+        assert_eq!(export["rows"], 3003);
+        assert_eq!(export["hosts"], 2);
+        let url = export["url"].as_str().expect("url");
+        if f.family == Family::Moto {
+            assert!(
+                url.starts_with("http") && url.contains("X-Amz-Signature"),
+                "{url}"
+            );
+        }
+        let text = download(&f, url).await;
+        assert_eq!(export["size"].as_u64(), Some(text.len() as u64));
+        let got: Vec<(u64, String, Value)> = if format == "ndjson" {
+            text.lines()
+                .map(|line| {
+                    let v: Value = serde_json::from_str(line).expect("json line");
+                    (
+                        v["host_id"].as_u64().expect("id"),
+                        v["hostname"].as_str().expect("name").to_string(),
+                        v["row"].clone(),
+                    )
+                })
+                .collect()
+        } else {
+            let records = parse_csv(&text);
+            assert_eq!(records[0], vec!["host_id", "hostname", "note", "path"]);
+            records[1..]
+                .iter()
+                .map(|r| {
+                    (
+                        r[0].parse().expect("host id"),
+                        r[1].clone(),
+                        json!({"note": r[2], "path": r[3]}),
+                    )
+                })
+                .collect()
+        };
+        assert_eq!(got, expected, "{format}");
+    }
+    let (status, _) = f
+        .admin(
+            "POST",
+            &format!("/api/v1/fleet/campaigns/{campaign}/export?format=xml"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = f
+        .admin(
+            "POST",
+            &format!("/api/v1/fleet/campaigns/{campaign}/export"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
 }

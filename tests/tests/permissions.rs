@@ -81,6 +81,13 @@ const MATRIX: &[(&str, &str, &str)] = &[
     // A fresh team-1 campaign of the break-glass token's: whoever may run SQL on team 1 may
     // stop it; observers may not (not theirs, and they cannot run SQL).
     ("POST", "/api/v1/fleet/campaigns/{id}/stop", "YYYYNYYYN"),
+    ("POST", "/api/v1/fleet/campaigns/{id}/export", "YYYYYYYYY"),
+    ("GET", "/api/v1/fleet/campaigns/{id}/export", "YYYYYYYYY"),
+    (
+        "GET",
+        "/api/v1/fleet/campaigns/{id}/export/download",
+        "YYYYYYYYY",
+    ),
     ("GET", "/api/v1/fleet/carves", "YYYNNFFNN"),
     ("GET", "/api/v1/fleet/carves/{id}", "YYYNNYYNN"),
     (
@@ -342,6 +349,7 @@ async fn prepare(
     w: &World,
     n: usize,
     password: &str,
+    token: &str,
     method: &str,
     template: &str,
 ) -> (String, Option<Value>) {
@@ -479,6 +487,30 @@ async fn prepare(
             format!("/api/v1/fleet/campaigns/{}/errors", w.campaign),
             None,
         ),
+        ("POST", "/api/v1/fleet/campaigns/{id}/export") => (
+            format!("/api/v1/fleet/campaigns/{}/export?format=csv", w.campaign),
+            None,
+        ),
+        // The caller's own export (each team scope has its own), made and written first.
+        ("GET", "/api/v1/fleet/campaigns/{id}/export")
+        | ("GET", "/api/v1/fleet/campaigns/{id}/export/download") => {
+            let path = format!(
+                "/api/v1/fleet/campaigns/{}/export?format=ndjson",
+                w.campaign
+            );
+            let (status, answer) = call(f, token, "POST", &path, None).await;
+            assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+            f.run_jobs().await;
+            let path = if template.ends_with("/download") {
+                format!(
+                    "/api/v1/fleet/campaigns/{}/export/download?format=ndjson",
+                    w.campaign
+                )
+            } else {
+                path
+            };
+            (path, None)
+        }
         ("POST", "/api/v1/fleet/campaigns/{id}/stop") => {
             let run = bg(
                 f,
@@ -655,7 +687,7 @@ fn check_filtered(w: &World, template: &str, answer: &Value, who: &str) {
         "/api/v1/fleet/campaigns" => {
             let listed = ids(answer, "campaigns", "id");
             assert!(listed.contains(&w.campaign), "{who}: {answer}");
-            // Only campaigns on all hosts or touching team 1: none on team 2 or its hosts.
+            // Only campaigns on all hosts, team 1 or its hosts: none on team 2 or its hosts.
             for c in answer["campaigns"].as_array().expect("campaigns") {
                 let selected = &c["selected"];
                 let on_team1 = selected["teams"]
@@ -729,7 +761,7 @@ async fn every_route_against_every_role(family: Family) {
         };
         for (method, template, row) in MATRIX {
             n += 1;
-            let (path, body) = prepare(&f, &w, n, &password, method, template).await;
+            let (path, body) = prepare(&f, &w, n, &password, &token, method, template).await;
             let (status, answer) = call(&f, &token, method, &path, body).await;
             let expected = row.as_bytes()[column] as char;
             check(expected, status, &format!("{method} {path}"), who, &answer);

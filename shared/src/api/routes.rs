@@ -545,6 +545,24 @@ fn declared() -> Routes {
         ),
         (
             Admin,
+            "/api/v1/fleet/campaigns/{id}/export",
+            method!(POST, admin::campaigns::export),
+            Team(ReadCampaigns),
+        ),
+        (
+            Admin,
+            "/api/v1/fleet/campaigns/{id}/export",
+            method!(GET, admin::campaigns::export_status),
+            Team(ReadCampaigns),
+        ),
+        (
+            Admin,
+            "/api/v1/fleet/campaigns/{id}/export/download",
+            method!(GET, admin::campaigns::export_download),
+            Team(ReadCampaigns),
+        ),
+        (
+            Admin,
             "/api/v1/fleet/campaigns/{id}/stop",
             method!(POST, admin::campaigns::stop),
             Team(RunSavedQueries),

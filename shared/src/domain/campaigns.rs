@@ -473,6 +473,20 @@ pub async fn results_page(
     limit: usize,
     visible: &TeamFilter,
 ) -> Result<ResultsPage, ApiError> {
+    page_of_results(app, id, cursor, limit, visible, PAGE_BYTES_BUDGET, true).await
+}
+
+/// `results_page` with its byte budget; with `omit_oversized` false a result larger than the
+/// budget comes whole (a page of its own), as the export needs every row.
+pub(crate) async fn page_of_results(
+    app: &AppInner,
+    id: u64,
+    cursor: Option<&str>,
+    limit: usize,
+    visible: &TeamFilter,
+    budget: usize,
+    omit_oversized: bool,
+) -> Result<ResultsPage, ApiError> {
     let after = cursor.map(|c| decode_cursor("r", c)).transpose()?;
     let store = app.state();
     let page = store
@@ -505,17 +519,17 @@ pub async fn results_page(
             Some(blob) => app.ports.blobs.size(blob).await? as usize,
             None => serde_json::to_vec(&result.rows).map_or(0, |v| v.len()),
         };
-        if bytes + size > PAGE_BYTES_BUDGET {
-            if !results.is_empty() {
-                cut = true;
-                break;
-            }
+        if bytes + size > budget && !results.is_empty() {
+            cut = true;
+            break;
+        }
+        if size > budget && omit_oversized {
             result.rows = Vec::new();
             result.rows_omitted = true;
         } else if let Some(blob) = &result.rows_blob {
             result.rows = load_rows(app, blob).await?;
         }
-        bytes += size.min(PAGE_BYTES_BUDGET);
+        bytes += size;
         last_host = Some(result.host_id);
         results.push(result);
     }

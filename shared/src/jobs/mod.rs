@@ -6,6 +6,7 @@ pub mod worker;
 use serde::{Deserialize, Serialize};
 
 use crate::app::AppInner;
+use crate::domain::campaign_export;
 use crate::domain::carve_assembly::{self, AssemblyError};
 use crate::domain::packages::build::PackageJobError;
 use crate::domain::packages::{build as package_build, notarize, sweep};
@@ -22,6 +23,8 @@ pub enum Job {
     SweepPackages,
     /// Ask Apple for the verdict on package `package`'s notarization (on the packager queue).
     CheckNotarization { package: String },
+    /// Write export `export` (format and team scope) of campaign `campaign`'s results.
+    ExportCampaign { campaign: u64, export: String },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +61,9 @@ pub async fn handle(app: &AppInner, body: &str) -> Result<(), JobError> {
         // into every job's future they overflow the compiler's layout depth limit.
         Job::BuildPackage { package } => Box::pin(package_build::run(app, &package)).await?,
         Job::CheckNotarization { package } => Box::pin(notarize::check(app, &package)).await?,
+        Job::ExportCampaign { campaign, export } => {
+            Box::pin(campaign_export::run(app, campaign, &export)).await?
+        }
         Job::SweepPackages => {
             let swept = sweep::sweep_expired(app).await?;
             tracing::debug!(swept, "package sweep job");

@@ -3,14 +3,18 @@
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{require_host_access, Id};
+use crate::api::blob_download::{self, Download};
 use crate::api::body::{parse, JsonBody};
 use crate::api::client_ip::ClientIp;
 use crate::app::App;
+use crate::domain::campaign_export::{self, Export, ExportFormat, ExportState};
 use crate::domain::campaigns::{self, Campaign, CampaignError, CampaignResult, CampaignSummary};
 use crate::domain::identity::audit;
 use crate::domain::identity::principal::Principal;
@@ -351,4 +355,124 @@ pub(crate) fn require_on_campaign(
             }
         }
     }
+}
+
+/// `?format=csv|ndjson`.
+#[derive(Deserialize)]
+pub struct FormatParams {
+    format: String,
+}
+
+type FormatQuery = Result<Query<FormatParams>, QueryRejection>;
+
+fn export_format(params: FormatQuery) -> ApiResult<ExportFormat> {
+    let Query(params) = params.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    ExportFormat::parse(&params.format)
+        .ok_or_else(|| ApiError::bad_request("format must be csv or ndjson"))
+}
+
+fn download_path(id: u64, format: ExportFormat) -> String {
+    format!(
+        "/api/v1/fleet/campaigns/{id}/export/download?format={}",
+        format.as_str()
+    )
+}
+
+async fn export_json(app: &App, export: &Export) -> ApiResult<Value> {
+    let url = if export.state == ExportState::Done {
+        match campaign_export::presigned_url(app, export).await? {
+            Some(url) => Some(url),
+            None => Some(download_path(export.campaign_id, export.format)),
+        }
+    } else {
+        None
+    };
+    Ok(json!({
+        "campaign_id": export.campaign_id,
+        "format": export.format,
+        "state": export.state,
+        "requested_at": export.requested_at.to_rfc3339(),
+        "finished_at": export.finished_at.map(|t| t.to_rfc3339()),
+        "size": export.size,
+        "hosts": export.hosts,
+        "rows": export.rows,
+        "error": export.error,
+        "url": url,
+        "url_expires_in": url.as_ref().map(|_| campaign_export::URL_TTL.as_secs()),
+    }))
+}
+
+/// `POST /api/v1/fleet/campaigns/{id}/export?format=csv|ndjson`: queues the export of every
+/// result the caller may see (202); poll `GET` on the same path for its state and URL.
+pub async fn export(
+    principal: Principal,
+    State(app): State<App>,
+    ClientIp(ip): ClientIp,
+    Id(id): Id,
+    params: FormatQuery,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let format = export_format(params)?;
+    let campaign = visible_campaign(&app, &principal, id).await?;
+    let visible = principal.teams_with(Permission::ReadCampaigns);
+    let export =
+        campaign_export::request(&app, &campaign, format, &visible, principal.user_id()).await?;
+    audit::record(
+        &app,
+        principal.actor(),
+        "exported_live_query_results",
+        json!({"campaign_id": id, "format": format}),
+        &ip,
+    )
+    .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "export": export_json(&app, &export).await? })),
+    ))
+}
+
+/// `GET /api/v1/fleet/campaigns/{id}/export?format=`: the export's state; once done, `url`.
+pub async fn export_status(
+    principal: Principal,
+    State(app): State<App>,
+    Id(id): Id,
+    params: FormatQuery,
+) -> ApiResult<Json<Value>> {
+    let format = export_format(params)?;
+    visible_campaign(&app, &principal, id).await?;
+    let visible = principal.teams_with(Permission::ReadCampaigns);
+    let export = campaign_export::get(&app, id, format, &visible)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no export of this campaign in this format"))?;
+    Ok(Json(json!({ "export": export_json(&app, &export).await? })))
+}
+
+/// `GET /api/v1/fleet/campaigns/{id}/export/download?format=`: the finished export, as a
+/// redirect to a presigned URL (S3) or the bytes (locally), for the same caller scope.
+pub async fn export_download(
+    principal: Principal,
+    State(app): State<App>,
+    Id(id): Id,
+    params: FormatQuery,
+) -> ApiResult<Response> {
+    let format = export_format(params)?;
+    visible_campaign(&app, &principal, id).await?;
+    let visible = principal.teams_with(Permission::ReadCampaigns);
+    let export = campaign_export::get(&app, id, format, &visible)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no export of this campaign in this format"))?;
+    if export.state != ExportState::Done {
+        return Err(ApiError::Conflict("the export is not finished".into()));
+    }
+    let file_name = export.file_name();
+    blob_download::serve(
+        app.ports.blobs.clone(),
+        Download {
+            name: export.blob.clone(),
+            size: export.size,
+            file_name: &file_name,
+            content_type: format.content_type(),
+            url_ttl: campaign_export::URL_TTL,
+        },
+    )
+    .await
 }
