@@ -133,7 +133,7 @@ const OUTSIDE_TEAM_1: &[(&str, &str, &str)] = &[
         "YYYNNNNNN",
     ),
     ("delete a team 2 host", "delete-host2", "YYYNNNNNN"),
-    ("run SQL on one team 2 host", "query-host2", "YYYYNHHHH"),
+    ("run SQL on one team 2 host", "query-host2", "YYYYNHHHN"),
     ("refetch a team 2 host", "refetch-host2", "YYYYYHHHH"),
 ];
 
@@ -693,7 +693,13 @@ fn check_filtered(w: &World, template: &str, answer: &Value, who: &str) {
                 let on_team1 = selected["teams"]
                     .as_array()
                     .is_some_and(|t| t.contains(&json!(w.team1)));
-                assert!(selected["all"] == json!(true) || on_team1, "{who} sees {c}");
+                let on_host1 = selected["hosts"]
+                    .as_array()
+                    .is_some_and(|h| h.contains(&json!(w.host1)));
+                assert!(
+                    selected["all"] == json!(true) || on_team1 || on_host1,
+                    "{who} sees {c}"
+                );
             }
         }
         "/api/v1/fleet/carves" => assert_eq!(
