@@ -196,10 +196,18 @@ async fn run() {
             .and_then(|s| s.parse().ok())
             .unwrap_or(3),
     );
-    // `BENCH_ONLY=hosts`: only the host listing rows (they need no agent traffic first).
-    if std::env::var("BENCH_ONLY").as_deref() == Ok("hosts") {
-        host_listing(&bench, &app).await;
-        return;
+    // `BENCH_ONLY=hosts`: only the host listing rows (they need no agent traffic first);
+    // `BENCH_ONLY=campaigns`: only the campaign rows (the fixture takes a while).
+    match std::env::var("BENCH_ONLY").as_deref() {
+        Ok("hosts") => {
+            host_listing(&bench, &app).await;
+            return;
+        }
+        Ok("campaigns") => {
+            campaign_at_scale(&bench, &app, budget).await;
+            return;
+        }
+        _ => {}
     }
     println!(
         "flotilla API benchmark: in-process, one core, embedded store (redb), {budget:?} per row"
@@ -338,6 +346,7 @@ async fn run() {
     identity(&bench, &app, budget).await;
 
     host_listing(&bench, &app).await;
+    campaign_at_scale(&bench, &app, budget).await;
 
     // File carving (issue 3): block requests, then assembly by the job worker.
     for (block_size, size) in [(8192, 16 << 20), (2_000_000, 256 << 20)] {
@@ -638,4 +647,118 @@ async fn host_listing(bench: &Bench, app: &App) {
         "  (the report: {} rows)",
         csv.iter().filter(|b| **b == b'\n').count() - 1
     );
+}
+
+fn max_rss_mib() -> f64 {
+    // SAFETY: getrusage only writes into the struct we pass.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    usage.ru_maxrss as f64 / 1024.0
+}
+
+/// A campaign with 100,000 host results (written as a fixture, not 100,000 HTTP writes): the
+/// first results page and one deep by cursor, the campaign with its counters, and the export.
+async fn campaign_at_scale(bench: &Bench, app: &App, budget: Duration) {
+    use base64::Engine;
+    use flotilla::domain::campaign_export::{self, ExportFormat};
+    use flotilla::domain::campaigns::{self, CampaignResult};
+    use flotilla::domain::identity::roles::TeamFilter;
+    use flotilla::domain::layout;
+    use flotilla::domain::live::Targets;
+    use flotilla::ports::{Cond, Item, WriteOp};
+
+    const HOSTS: u64 = 100_000;
+    let campaign = campaigns::create(
+        app,
+        "SELECT pid, name, path FROM processes LIMIT 3",
+        Targets {
+            all: true,
+            ..Targets::default()
+        },
+        None,
+    )
+    .await
+    .expect("campaign");
+    let now = app.clock.now();
+    let started = Instant::now();
+    for chunk in (1..=HOSTS).collect::<Vec<_>>().chunks(100) {
+        let ops = chunk
+            .iter()
+            .map(|host| {
+                let rows = (0..3)
+                    .map(|i| {
+                        json!({"pid": (host * 10 + i).to_string(), "name": "bash", "path": "/usr/bin/bash"})
+                            .as_object()
+                            .cloned()
+                            .expect("row")
+                    })
+                    .collect();
+                let result = CampaignResult {
+                    host_id: *host,
+                    hostname: format!("host-{host}"),
+                    rows,
+                    error: None,
+                    stats: None,
+                    received_at: now,
+                    rows_blob: None,
+                    team_id: None,
+                    team_recorded: true,
+                    rows_omitted: false,
+                };
+                WriteOp::Put {
+                    item: Item::encode(layout::campaign_result(campaign.id, *host), &result)
+                        .expect("encode"),
+                    cond: Cond::None,
+                }
+            })
+            .collect();
+        app.state().write(ops).await.expect("fixture");
+    }
+    println!(
+        "campaign fixture: {HOSTS} results (3 rows each) written in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let id = campaign.id;
+    let first: &'static str =
+        Box::leak(format!("/api/v1/fleet/campaigns/{id}/results?per_page=1000").into_boxed_str());
+    bench
+        .measure_get_as("campaign results, page 1", budget, first, Some("t"))
+        .await;
+    let cursor = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("r:90000");
+    let deep: &'static str = Box::leak(
+        format!("/api/v1/fleet/campaigns/{id}/results?per_page=1000&after={cursor}")
+            .into_boxed_str(),
+    );
+    bench
+        .measure_get_as("campaign results, page 91", budget, deep, Some("t"))
+        .await;
+    let one: &'static str = Box::leak(format!("/api/v1/fleet/campaigns/{id}").into_boxed_str());
+    bench
+        .measure_get_as("campaign with counts", budget, one, Some("t"))
+        .await;
+
+    for format in [ExportFormat::Csv, ExportFormat::Ndjson] {
+        let rss_before = max_rss_mib();
+        let calls_before = bench.calls.total();
+        let started = Instant::now();
+        let export = campaign_export::request(app, &campaign, format, &TeamFilter::All, None)
+            .await
+            .expect("export request");
+        flotilla::jobs::worker::drain(app).await.expect("jobs");
+        let wall = started.elapsed().as_secs_f64();
+        let done = campaign_export::get(app, id, format, &TeamFilter::All)
+            .await
+            .expect("export")
+            .expect("export item");
+        assert_eq!(done.rows, HOSTS * 3, "{:?}", export.state);
+        println!(
+            "campaign export ({:<6})     {wall:>6.2} s for {} rows, {:.1} MB  {} store calls  peak RSS {:.0} -> {:.0} MiB",
+            format.as_str(),
+            done.rows,
+            done.size as f64 / 1e6,
+            bench.calls.total() - calls_before,
+            rss_before,
+            max_rss_mib(),
+        );
+    }
 }

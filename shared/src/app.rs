@@ -37,6 +37,10 @@ pub struct Settings {
     /// taken from each request's Host and X-Forwarded-Proto.
     pub public_url: Option<String>,
     pub identity: IdentitySettings,
+    /// How long `POST /api/v1/fleet/hosts/{id}/query` waits for the host's answer (Fleet's
+    /// default, 25 s). The admin function's timeout must exceed it (template.yaml: 29 s, under
+    /// API Gateway's 30 s limit).
+    pub host_query_wait: std::time::Duration,
 }
 
 /// Admin accounts: session lifetimes, API token expiry, the activity log's retention, SSO.
@@ -139,6 +143,9 @@ impl Settings {
     /// The name the embedded secret store uses for the admin token.
     pub const LOCAL_ADMIN_TOKEN: &'static str = "admin-token";
     pub const DEFAULT_CARVE_EXPIRY_DAYS: u32 = 30;
+    pub const DEFAULT_HOST_QUERY_WAIT: std::time::Duration = std::time::Duration::from_secs(25);
+    /// The longest wait the admin function's 29 s timeout leaves room for.
+    pub const MAX_HOST_QUERY_WAIT_SECS: u32 = 27;
 
     /// Settings with every default but the admin token's name.
     pub fn new(admin_token_secret: impl Into<String>) -> Self {
@@ -148,6 +155,7 @@ impl Settings {
             packager: PackagerSettings::default(),
             public_url: None,
             identity: IdentitySettings::default(),
+            host_query_wait: Self::DEFAULT_HOST_QUERY_WAIT,
         }
     }
 }

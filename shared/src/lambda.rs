@@ -45,6 +45,10 @@ fn settings_from_env() -> Result<Settings, StartupError> {
         .check()
         .map_err(|e| StartupError::InvalidEnv("FLOTILLA_PACKAGER_NOTARY_SECRET", e))?;
     settings.public_url = non_empty_env("FLOTILLA_PUBLIC_URL");
+    if let Some(secs) = positive_env("FLOTILLA_HOST_QUERY_WAIT_SECS")? {
+        settings.host_query_wait =
+            std::time::Duration::from_secs(secs.min(Settings::MAX_HOST_QUERY_WAIT_SECS).into());
+    }
     let identity = &mut settings.identity;
     if let Some(hours) = positive_env("FLOTILLA_SESSION_IDLE_HOURS")? {
         identity.sessions.idle_secs = i64::from(hours) * 3600;

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
 use flotilla::api::routes::Access;
-use flotilla_tests::harness::{Family, Flotilla};
+use flotilla_tests::harness::{Family, Flotilla, Setup};
 use flotilla_tests::osquery_client::OsqueryClient;
 use flotilla_web::route_table;
 
@@ -31,7 +31,8 @@ const CALLERS: [(&str, Option<&str>, bool); 9] = [
 ];
 
 /// Y: allowed (2xx); N: 403; F: allowed, filtered to the caller's teams (checked below);
-/// B: the break-glass token has no password to change (400).
+/// B: the break-glass token has no password to change (400); H: hidden, the same 404 as a
+/// missing resource (another team's host).
 /// Columns: break-glass, admin, maintainer, observer_plus, observer, then the same on team 1.
 const MATRIX: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/fleet/me", "YYYYYYYYY"),
@@ -74,11 +75,26 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/fleet/host_summary", "YYYYYYYYY"),
     ("POST", "/api/v1/fleet/hosts/delete", "YYYNNYYNN"),
     ("POST", "/api/v1/fleet/hosts/transfer/filter", "YYYNNYYNN"),
+    ("POST", "/api/v1/fleet/hosts/{id}/query", "YYYYNYYYN"),
+    ("POST", "/api/v1/fleet/hosts/{id}/refetch", "YYYYYYYYY"),
     ("GET", "/api/v1/fleet/queries", "YYYYYFFFF"),
     ("POST", "/api/v1/fleet/queries", "YYYNNYYNN"),
     ("DELETE", "/api/v1/fleet/queries/{id}", "YYYNNYYNN"),
     ("POST", "/api/v1/fleet/queries/run", "YYYYNYYYN"),
     ("GET", "/api/v1/fleet/campaigns/{id}/results", "YYYYYFFFF"),
+    ("GET", "/api/v1/fleet/campaigns", "YYYYYFFFF"),
+    ("GET", "/api/v1/fleet/campaigns/{id}", "YYYYYYYYY"),
+    ("GET", "/api/v1/fleet/campaigns/{id}/errors", "YYYYYYYYY"),
+    // A fresh team-1 campaign of the break-glass token's: whoever may run SQL on team 1 may
+    // stop it; observers may not (not theirs, and they cannot run SQL).
+    ("POST", "/api/v1/fleet/campaigns/{id}/stop", "YYYYNYYYN"),
+    ("POST", "/api/v1/fleet/campaigns/{id}/export", "YYYYYYYYY"),
+    ("GET", "/api/v1/fleet/campaigns/{id}/export", "YYYYYYYYY"),
+    (
+        "GET",
+        "/api/v1/fleet/campaigns/{id}/export/download",
+        "YYYYYYYYY",
+    ),
     ("GET", "/api/v1/fleet/carves", "YYYNNFFNN"),
     ("GET", "/api/v1/fleet/carves/{id}", "YYYNNYYNN"),
     (
@@ -124,6 +140,8 @@ const OUTSIDE_TEAM_1: &[(&str, &str, &str)] = &[
         "YYYNNNNNN",
     ),
     ("delete a team 2 host", "delete-host2", "YYYNNNNNN"),
+    ("run SQL on one team 2 host", "query-host2", "YYYYNHHHN"),
+    ("refetch a team 2 host", "refetch-host2", "YYYYYHHHH"),
 ];
 
 struct World {
@@ -338,6 +356,7 @@ async fn prepare(
     w: &World,
     n: usize,
     password: &str,
+    token: &str,
     method: &str,
     template: &str,
 ) -> (String, Option<Value>) {
@@ -422,6 +441,13 @@ async fn prepare(
             Some(json!({"org_info": {"org_name": format!("Org {n}")}})),
         ),
         ("GET", "/api/v1/fleet/hosts/{id}") => (format!("/api/v1/fleet/hosts/{}", w.host1), None),
+        ("POST", "/api/v1/fleet/hosts/{id}/query") => (
+            format!("/api/v1/fleet/hosts/{}/query", w.host1),
+            Some(json!({"query": "SELECT 6"})),
+        ),
+        ("POST", "/api/v1/fleet/hosts/{id}/refetch") => {
+            (format!("/api/v1/fleet/hosts/{}/refetch", w.host1), None)
+        }
         ("DELETE", "/api/v1/fleet/hosts/{id}") => {
             let (_, id) = enroll(f, &w.secret1, &format!("d0000000-0000-0000-0000-{n:012}")).await;
             (format!("/api/v1/fleet/hosts/{id}"), None)
@@ -467,6 +493,50 @@ async fn prepare(
             format!("/api/v1/fleet/campaigns/{}/results", w.campaign),
             None,
         ),
+        // Every campaign made so far fits one page.
+        ("GET", "/api/v1/fleet/campaigns") => ("/api/v1/fleet/campaigns?per_page=100".into(), None),
+        ("GET", "/api/v1/fleet/campaigns/{id}") => {
+            (format!("/api/v1/fleet/campaigns/{}", w.campaign), None)
+        }
+        ("GET", "/api/v1/fleet/campaigns/{id}/errors") => (
+            format!("/api/v1/fleet/campaigns/{}/errors", w.campaign),
+            None,
+        ),
+        ("POST", "/api/v1/fleet/campaigns/{id}/export") => (
+            format!("/api/v1/fleet/campaigns/{}/export?format=csv", w.campaign),
+            None,
+        ),
+        // The caller's own export (each team scope has its own), made and written first.
+        ("GET", "/api/v1/fleet/campaigns/{id}/export")
+        | ("GET", "/api/v1/fleet/campaigns/{id}/export/download") => {
+            let path = format!(
+                "/api/v1/fleet/campaigns/{}/export?format=ndjson",
+                w.campaign
+            );
+            let (status, answer) = call(f, token, "POST", &path, None).await;
+            assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+            f.run_jobs().await;
+            let path = if template.ends_with("/download") {
+                format!(
+                    "/api/v1/fleet/campaigns/{}/export/download?format=ndjson",
+                    w.campaign
+                )
+            } else {
+                path
+            };
+            (path, None)
+        }
+        ("POST", "/api/v1/fleet/campaigns/{id}/stop") => {
+            let run = bg(
+                f,
+                "POST",
+                "/api/v1/fleet/queries/run",
+                Some(json!({"query": "SELECT 5", "selected": {"teams": [w.team1]}})),
+            )
+            .await;
+            let id = run["campaign"]["id"].as_u64().expect("campaign");
+            (format!("/api/v1/fleet/campaigns/{id}/stop"), None)
+        }
         ("GET", "/api/v1/fleet/carves/{id}") => {
             (format!("/api/v1/fleet/carves/{}", w.carve1), None)
         }
@@ -558,6 +628,16 @@ async fn prepare_outside(
             "/api/v1/fleet/queries/run".into(),
             json!({"query_id": w.other_query, "selected": {"all": true}}),
         ),
+        "query-host2" => (
+            "POST",
+            format!("/api/v1/fleet/hosts/{}/query", w.host2),
+            json!({"query": "SELECT 7"}),
+        ),
+        "refetch-host2" => (
+            "POST",
+            format!("/api/v1/fleet/hosts/{}/refetch", w.host2),
+            Value::Null,
+        ),
         "carve2" => (
             "GET",
             format!("/api/v1/fleet/carves/{}", w.carve2),
@@ -619,6 +699,24 @@ fn check_filtered(w: &World, template: &str, answer: &Value, who: &str) {
             BTreeSet::from([w.host1]),
             "{who}: {answer}"
         ),
+        "/api/v1/fleet/campaigns" => {
+            let listed = ids(answer, "campaigns", "id");
+            assert!(listed.contains(&w.campaign), "{who}: {answer}");
+            // Only campaigns on all hosts, team 1 or its hosts: none on team 2 or its hosts.
+            for c in answer["campaigns"].as_array().expect("campaigns") {
+                let selected = &c["selected"];
+                let on_team1 = selected["teams"]
+                    .as_array()
+                    .is_some_and(|t| t.contains(&json!(w.team1)));
+                let on_host1 = selected["hosts"]
+                    .as_array()
+                    .is_some_and(|h| h.contains(&json!(w.host1)));
+                assert!(
+                    selected["all"] == json!(true) || on_team1 || on_host1,
+                    "{who} sees {c}"
+                );
+            }
+        }
         "/api/v1/fleet/carves" => assert_eq!(
             ids(answer, "carves", "id"),
             BTreeSet::from([w.carve1]),
@@ -636,12 +734,20 @@ fn check(expected: char, status: StatusCode, what: &str, who: &str, answer: &Val
         ),
         'N' => assert_eq!(status, StatusCode::FORBIDDEN, "{who} {what}: {answer}"),
         'B' => assert_eq!(status, StatusCode::BAD_REQUEST, "{who} {what}: {answer}"),
+        'H' => assert_eq!(status, StatusCode::NOT_FOUND, "{who} {what}: {answer}"),
         other => panic!("unknown expectation {other}"),
     }
 }
 
 async fn every_route_against_every_role(family: Family) {
-    let f = Flotilla::start(family).await;
+    // The per-host query answers at once (a timeout) instead of waiting 25 s per caller.
+    let setup = Setup {
+        settings: Some(Box::new(|settings, _| {
+            settings.host_query_wait = std::time::Duration::ZERO;
+        })),
+        ..Setup::default()
+    };
+    let f = Flotilla::start_with(family, setup).await;
     // The matrix names every guarded route, and only those.
     let guarded: BTreeSet<(String, String)> = route_table()
         .into_iter()
@@ -676,7 +782,7 @@ async fn every_route_against_every_role(family: Family) {
         };
         for (method, template, row) in MATRIX {
             n += 1;
-            let (path, body) = prepare(&f, &w, n, &password, method, template).await;
+            let (path, body) = prepare(&f, &w, n, &password, &token, method, template).await;
             let (status, answer) = call(&f, &token, method, &path, body).await;
             let expected = row.as_bytes()[column] as char;
             check(expected, status, &format!("{method} {path}"), who, &answer);

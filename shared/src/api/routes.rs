@@ -529,6 +529,18 @@ fn declared() -> Vec<Route> {
         ),
         (
             Admin,
+            "/api/v1/fleet/hosts/{id}/query",
+            method!(POST, admin::host_live::query),
+            Team(RunAnyQuery),
+        ),
+        (
+            Admin,
+            "/api/v1/fleet/hosts/{id}/refetch",
+            method!(POST, admin::host_live::refetch),
+            Team(ReadHosts),
+        ),
+        (
+            Admin,
             "/api/v1/fleet/hosts/transfer",
             method!(POST, admin::hosts::transfer),
             Team(WriteHosts),
@@ -562,6 +574,48 @@ fn declared() -> Vec<Route> {
             "/api/v1/fleet/campaigns/{id}/results",
             method!(GET, admin::campaigns::results),
             Team(ReadCampaigns),
+        ),
+        (
+            Admin,
+            "/api/v1/fleet/campaigns",
+            method!(GET, admin::campaigns::list),
+            Team(ReadCampaigns),
+        ),
+        (
+            Admin,
+            "/api/v1/fleet/campaigns/{id}",
+            method!(GET, admin::campaigns::get),
+            Team(ReadCampaigns),
+        ),
+        (
+            Admin,
+            "/api/v1/fleet/campaigns/{id}/errors",
+            method!(GET, admin::campaigns::errors),
+            Team(ReadCampaigns),
+        ),
+        (
+            Admin,
+            "/api/v1/fleet/campaigns/{id}/export",
+            method!(POST, admin::campaigns::export),
+            Team(ReadCampaigns),
+        ),
+        (
+            Admin,
+            "/api/v1/fleet/campaigns/{id}/export",
+            method!(GET, admin::campaigns::export_status),
+            Team(ReadCampaigns),
+        ),
+        (
+            Admin,
+            "/api/v1/fleet/campaigns/{id}/export/download",
+            method!(GET, admin::campaigns::export_download),
+            Team(ReadCampaigns),
+        ),
+        (
+            Admin,
+            "/api/v1/fleet/campaigns/{id}/stop",
+            method!(POST, admin::campaigns::stop),
+            Team(RunSavedQueries),
         ),
         (
             Admin,

@@ -1,19 +1,24 @@
 //! Live-query campaigns: created by an admin, handed once to each targeted host through
-//! distributed read, answered through distributed write.
+//! distributed read, answered through distributed write; read back a page at a time by
+//! cursor, with per-campaign counters kept as answers arrive, so that a campaign of 100,000
+//! hosts is never read whole by one request.
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use moka::sync::Cache;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 use std::time::Duration;
 
 use super::hosts;
+use super::identity::roles::TeamFilter;
 use super::layout;
 use super::live::{LiveCampaign, Targets};
 use crate::app::AppInner;
 use crate::error::ApiError;
-use crate::ports::state::query_all;
+use crate::ports::state::{batch_get_all, query_all};
 use crate::ports::{Cond, Item, Query, StateStore, StoreError, WriteOp};
 
 /// How long hosts are handed a campaign's query after it was created.
@@ -34,6 +39,56 @@ pub struct Campaign {
     pub expires_at: i64,
     /// Existing hosts the targets matched when the campaign was created.
     pub targeted: u64,
+    /// The user who ran it (None: the break-glass token, or a campaign from before this field).
+    #[serde(default)]
+    pub created_by: Option<u64>,
+    /// The teams of the hosts named in `targets.hosts` when it was created, so that listings
+    /// can be filtered to a team user's teams without reading any host.
+    #[serde(default)]
+    pub host_teams: Vec<u64>,
+    /// Whether a host named in `targets.hosts` was in no team (only global roles reach those).
+    #[serde(default)]
+    pub unteamed_hosts: bool,
+    /// Set by `stop`: hosts are no longer handed it; results already in are kept.
+    #[serde(default)]
+    pub stopped_at: Option<DateTime<Utc>>,
+}
+
+/// A campaign's state as the admin API shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CampaignStatus {
+    /// Hosts that check in are handed the query.
+    Running,
+    Stopped,
+    /// Past `CAMPAIGN_TTL_SECS`: no longer handed out.
+    Expired,
+}
+
+impl Campaign {
+    pub fn status(&self, now: i64) -> CampaignStatus {
+        if self.stopped_at.is_some() {
+            CampaignStatus::Stopped
+        } else if now >= self.expires_at {
+            CampaignStatus::Expired
+        } else {
+            CampaignStatus::Running
+        }
+    }
+
+    /// Whether a caller who may read campaigns on these teams sees this campaign: a global
+    /// role sees all; a team role those that target all hosts, one of its teams, or a host
+    /// that was in one of its teams (its results are filtered per host anyway).
+    pub fn visible_to(&self, filter: &TeamFilter) -> bool {
+        match filter {
+            TeamFilter::All => true,
+            TeamFilter::Only(teams) => {
+                self.targets.all
+                    || self.targets.teams.iter().any(|t| teams.contains(t))
+                    || self.host_teams.iter().any(|t| teams.contains(t))
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -48,7 +103,78 @@ pub struct CampaignResult {
     /// Set when the rows were too large for the item and live in the blob store.
     #[serde(default)]
     pub rows_blob: Option<String>,
+    /// The host's team when it answered, so results are filtered by team without a host read
+    /// (`team_recorded` false: an answer stored before this field, whose host is read).
+    #[serde(default)]
+    pub team_id: Option<u64>,
+    #[serde(default)]
+    pub team_recorded: bool,
+    /// Set on a page (never stored) when the rows were left out to keep the answer under
+    /// Lambda's 6 MB: the export has them.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rows_omitted: bool,
 }
+
+/// A failed answer, as the errors list shows it (`ERROR#<host>` items).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CampaignError {
+    pub host_id: u64,
+    pub hostname: String,
+    pub error: String,
+    pub received_at: DateTime<Utc>,
+    #[serde(default)]
+    pub team_id: Option<u64>,
+}
+
+/// The campaign's counters, kept as answers arrive (see `record_result`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    /// Hosts handed the query (answered or not).
+    pub asked: u64,
+    /// Hosts that answered with rows (or none) and no error.
+    pub answered: u64,
+    /// Hosts whose answer was a failure.
+    pub errors: u64,
+    /// Rows over all answers.
+    pub rows: u64,
+}
+
+impl Counts {
+    /// Handed the query, no answer yet.
+    pub fn pending(&self) -> u64 {
+        self.asked.saturating_sub(self.answered + self.errors)
+    }
+}
+
+/// A campaign with what the admin API shows beside it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CampaignSummary {
+    pub campaign: Campaign,
+    pub status: CampaignStatus,
+    pub counts: Counts,
+    /// Hosts the campaign targets (`target_count`).
+    pub targeted: u64,
+}
+
+impl CampaignSummary {
+    /// Targeted hosts not seen since the campaign began: never handed the query.
+    pub fn not_seen(&self) -> u64 {
+        self.targeted.saturating_sub(self.counts.asked)
+    }
+}
+
+const COUNT_SHARDS: u64 = 16;
+const COUNT_ASKED: &str = "asked";
+const COUNT_ANSWERED: &str = "answered";
+const COUNT_ERRORS: &str = "errors";
+const COUNT_ROWS: &str = "rows";
+
+/// At most this many result items per page (and per store query).
+pub const MAX_PAGE: usize = 1000;
+/// The rows of one page stop near this many bytes: a Lambda answer carries at most 6 MB.
+const PAGE_BYTES_BUDGET: usize = 4_000_000;
+/// At most this many hosts named in one campaign's targets (their teams are read at creation).
+const MAX_TARGET_HOSTS: usize = 10_000;
 
 /// Which (campaign, host) pairs this instance knows were already handed out, so that the
 /// steady state of a running campaign costs no store call either.
@@ -65,7 +191,37 @@ impl Default for AskedCache {
     }
 }
 
-async fn count_targeted(store: &dyn StateStore, targets: &Targets) -> Result<u64, StoreError> {
+/// The hosts a campaign targets, as the admin API shows them. Today the count taken when the
+/// campaign was created; the host counters (kept per team) can replace it here without
+/// touching callers.
+pub fn target_count(campaign: &Campaign) -> u64 {
+    campaign.targeted
+}
+
+/// Hosts the targets match at creation, and the teams of the hosts named. Named hosts only:
+/// one BatchGetItem per 100 hosts. Teams or all: a walk of the host index (what exists today;
+/// the host counters will replace it).
+async fn count_targets(
+    store: &dyn StateStore,
+    targets: &Targets,
+) -> Result<(u64, Vec<u64>, bool), StoreError> {
+    let keys: Vec<_> = targets.hosts.iter().map(|id| layout::host(*id)).collect();
+    let named = batch_get_all(store, &keys).await?;
+    let mut host_teams = Vec::new();
+    let mut unteamed = false;
+    let mut named_ids = Vec::with_capacity(named.len());
+    for item in &named {
+        let host: hosts::Host = item.decode()?;
+        named_ids.push(host.id);
+        match host.team_id {
+            Some(team) if !host_teams.contains(&team) => host_teams.push(team),
+            Some(_) => {}
+            None => unteamed = true,
+        }
+    }
+    if !targets.all && targets.teams.is_empty() {
+        return Ok((named_ids.len() as u64, host_teams, unteamed));
+    }
     const PAGE: usize = 500;
     let mut count = 0;
     for page in 0.. {
@@ -78,10 +234,15 @@ async fn count_targeted(store: &dyn StateStore, targets: &Targets) -> Result<u64
             break;
         }
     }
-    Ok(count)
+    Ok((count, host_teams, unteamed))
 }
 
-pub async fn create(app: &AppInner, query: &str, targets: Targets) -> Result<Campaign, ApiError> {
+pub async fn create(
+    app: &AppInner,
+    query: &str,
+    mut targets: Targets,
+    created_by: Option<u64>,
+) -> Result<Campaign, ApiError> {
     if query.trim().is_empty() || query.len() > MAX_QUERY_LEN {
         return Err(ApiError::bad_request(format!(
             "query must be 1 to {MAX_QUERY_LEN} characters"
@@ -92,15 +253,25 @@ pub async fn create(app: &AppInner, query: &str, targets: Targets) -> Result<Cam
             "selected must name at least one host or team, or set all",
         ));
     }
+    targets.hosts.sort_unstable();
+    targets.hosts.dedup();
+    if targets.hosts.len() > MAX_TARGET_HOSTS {
+        return Err(ApiError::bad_request(format!(
+            "selected may name at most {MAX_TARGET_HOSTS} hosts (select teams instead)"
+        )));
+    }
     let store = app.ports.state.as_ref();
     let now = app.clock.now();
-    let targeted = count_targeted(store, &targets).await?;
+    let (targeted, host_teams, unteamed_hosts) = count_targets(store, &targets).await?;
     let id = u64::try_from(
         store
             .increment(&layout::counter("campaign"), 1, None)
             .await?,
     )
     .map_err(|_| ApiError::Internal("campaign counter went negative".into()))?;
+    if id >= layout::CAMPAIGN_ID_CEILING {
+        return Err(ApiError::Internal("campaign ids exhausted".into()));
+    }
     let campaign = Campaign {
         id,
         query: query.to_string(),
@@ -108,6 +279,10 @@ pub async fn create(app: &AppInner, query: &str, targets: Targets) -> Result<Cam
         created_at: now,
         expires_at: now.timestamp() + CAMPAIGN_TTL_SECS,
         targeted,
+        created_by,
+        host_teams,
+        unteamed_hosts,
+        stopped_at: None,
     };
     let live = LiveCampaign {
         id,
@@ -115,11 +290,16 @@ pub async fn create(app: &AppInner, query: &str, targets: Targets) -> Result<Cam
         targets,
         expires_at: campaign.expires_at,
     };
+    let retained_until = now.timestamp() + RESULTS_RETENTION_SECS;
     store
         .write(vec![
             WriteOp::Put {
-                item: Item::encode(layout::campaign(id), &campaign)?
-                    .with_expiry(now.timestamp() + RESULTS_RETENTION_SECS),
+                item: Item::encode(layout::campaign(id), &campaign)?.with_expiry(retained_until),
+                cond: Cond::NotExists,
+            },
+            WriteOp::Put {
+                item: Item::new(layout::campaigns_index(id), json!({ "id": id }))
+                    .with_expiry(retained_until),
                 cond: Cond::NotExists,
             },
             WriteOp::Put {
@@ -139,23 +319,352 @@ pub async fn get(store: &dyn StateStore, id: u64) -> Result<Option<Campaign>, St
     }
 }
 
-pub async fn results(app: &AppInner, id: u64) -> Result<Vec<CampaignResult>, ApiError> {
+/// The campaign if it exists and the caller may see it (`Campaign::visible_to`); None
+/// otherwise, so a caller cannot tell another team's campaign from a missing one.
+pub async fn get_visible(
+    store: &dyn StateStore,
+    id: u64,
+    visible: &TeamFilter,
+) -> Result<Option<Campaign>, StoreError> {
+    Ok(get(store, id).await?.filter(|c| c.visible_to(visible)))
+}
+
+/// The campaign's counters: one Query of its `COUNT#` items (4 counters × 16 shards).
+pub async fn counts(store: &dyn StateStore, id: u64) -> Result<Counts, StoreError> {
     let items = query_all(
-        app.ports.state.as_ref(),
-        Query::partition(layout::campaign_partition(id)).prefix(layout::RESULT_PREFIX),
+        store,
+        Query::partition(layout::campaign_partition(id)).prefix(layout::COUNT_PREFIX),
     )
     .await?;
-    let mut out = Vec::with_capacity(items.len());
+    let mut counts = Counts::default();
     for item in &items {
-        let mut result: CampaignResult = item.decode()?;
-        if let Some(blob) = &result.rows_blob {
-            let bytes = app.ports.blobs.get(blob).await?;
-            result.rows = serde_json::from_slice(&bytes)
-                .map_err(|e| ApiError::Internal(format!("result blob {blob}: {e}")))?;
+        let n = item
+            .data
+            .get("n")
+            .and_then(Value::as_i64)
+            .unwrap_or(0)
+            .max(0) as u64;
+        let counter = item.key.sk[layout::COUNT_PREFIX.len()..]
+            .split('#')
+            .next()
+            .unwrap_or_default();
+        match counter {
+            COUNT_ASKED => counts.asked += n,
+            COUNT_ANSWERED => counts.answered += n,
+            COUNT_ERRORS => counts.errors += n,
+            COUNT_ROWS => counts.rows += n,
+            _ => {}
         }
-        out.push(result);
     }
-    Ok(out)
+    Ok(counts)
+}
+
+/// The campaign with its status and counters (one more Query).
+pub async fn summary(app: &AppInner, campaign: Campaign) -> Result<CampaignSummary, ApiError> {
+    let counts = counts(app.state(), campaign.id).await?;
+    Ok(CampaignSummary {
+        status: campaign.status(app.clock.unix()),
+        targeted: target_count(&campaign),
+        counts,
+        campaign,
+    })
+}
+
+/// Stops handing the campaign to hosts: marks it stopped and takes it out of the live
+/// snapshot (other instances stop within `LIVE_REFRESH_MS`). Results stay; answers from hosts
+/// already handed it are still recorded. Stopping twice is not an error.
+pub async fn stop(app: &AppInner, id: u64) -> Result<Campaign, ApiError> {
+    let store = app.state();
+    let now = app.clock.now();
+    let mut stopped = None;
+    for _ in 0..5 {
+        let item = store
+            .get(&layout::campaign(id))
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("campaign {id} not found")))?;
+        let mut campaign: Campaign = item.decode()?;
+        if campaign.stopped_at.is_some() {
+            stopped = Some(campaign);
+            break;
+        }
+        campaign.stopped_at = Some(now);
+        let mut next = Item::encode(item.key.clone(), &campaign)?;
+        next.expires_at = item.expires_at;
+        match store
+            .write(vec![WriteOp::Put {
+                item: next,
+                cond: Cond::Version(item.version),
+            }])
+            .await
+        {
+            Ok(()) => {
+                stopped = Some(campaign);
+                break;
+            }
+            Err(StoreError::ConditionFailed) => continue,
+            Err(other) => return Err(other.into()),
+        }
+    }
+    let stopped =
+        stopped.ok_or_else(|| ApiError::Unavailable(format!("campaign {id} kept changing")))?;
+    store
+        .write(vec![WriteOp::Delete {
+            key: layout::live_campaign(id),
+            cond: Cond::None,
+        }])
+        .await?;
+    app.live.expire();
+    Ok(stopped)
+}
+
+/// An opaque page cursor: base64url of `<kind>:<number>`, so clients do not build them.
+fn encode_cursor(kind: &str, n: u64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{kind}:{n}"))
+}
+
+/// The number in a cursor made by `encode_cursor` for `kind`; anything else is a 400.
+fn decode_cursor(kind: &str, cursor: &str) -> Result<u64, ApiError> {
+    let invalid = || ApiError::bad_request("invalid cursor");
+    if cursor.len() > 64 {
+        return Err(invalid());
+    }
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| invalid())?;
+    let (k, n) = text.split_once(':').ok_or_else(invalid)?;
+    if k != kind {
+        return Err(invalid());
+    }
+    n.parse().map_err(|_| invalid())
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResultsPage {
+    pub results: Vec<CampaignResult>,
+    /// Pass back for the next page; None at the end.
+    pub next_cursor: Option<String>,
+}
+
+/// Whether a result of a host with this team is shown to `visible`.
+async fn result_visible(
+    store: &dyn StateStore,
+    visible: &TeamFilter,
+    host_id: u64,
+    team_id: Option<u64>,
+    team_recorded: bool,
+) -> Result<bool, StoreError> {
+    Ok(match visible {
+        TeamFilter::All => true,
+        _ if team_recorded => visible.includes(team_id),
+        // Stored before answers carried their team: read the host.
+        _ => hosts::team_of(store, host_id)
+            .await?
+            .is_some_and(|team| visible.includes(team)),
+    })
+}
+
+/// One page of results in host id order, after `cursor`, at most `limit` (≤ `MAX_PAGE`)
+/// results, only those of hosts in `visible`. Cost: one Query, plus one GET per result whose
+/// rows are in the blob store. Rows stop near `PAGE_BYTES_BUDGET`: a result that alone is
+/// larger comes with `rows_omitted` (the export has its rows).
+pub async fn results_page(
+    app: &AppInner,
+    id: u64,
+    cursor: Option<&str>,
+    limit: usize,
+    visible: &TeamFilter,
+) -> Result<ResultsPage, ApiError> {
+    page_of_results(app, id, cursor, limit, visible, PAGE_BYTES_BUDGET, true).await
+}
+
+/// `results_page` with its byte budget; with `omit_oversized` false a result larger than the
+/// budget comes whole (a page of its own), as the export needs every row.
+pub(crate) async fn page_of_results(
+    app: &AppInner,
+    id: u64,
+    cursor: Option<&str>,
+    limit: usize,
+    visible: &TeamFilter,
+    budget: usize,
+    omit_oversized: bool,
+) -> Result<ResultsPage, ApiError> {
+    let after = cursor.map(|c| decode_cursor("r", c)).transpose()?;
+    let store = app.state();
+    let page = store
+        .query(
+            &Query::partition(layout::campaign_partition(id))
+                .prefix(layout::RESULT_PREFIX)
+                .limit(limit.clamp(1, MAX_PAGE))
+                .after(after.map(|host| layout::campaign_result(id, host))),
+        )
+        .await?;
+    let mut results = Vec::new();
+    let mut bytes = 0usize;
+    let mut last_host = None;
+    let mut cut = false;
+    for item in &page.items {
+        let mut result: CampaignResult = item.decode()?;
+        if !result_visible(
+            store,
+            visible,
+            result.host_id,
+            result.team_id,
+            result.team_recorded,
+        )
+        .await?
+        {
+            last_host = Some(result.host_id);
+            continue;
+        }
+        let size = match &result.rows_blob {
+            Some(blob) => app.ports.blobs.size(blob).await? as usize,
+            None => serde_json::to_vec(&result.rows).map_or(0, |v| v.len()),
+        };
+        if bytes + size > budget && !results.is_empty() {
+            cut = true;
+            break;
+        }
+        if size > budget && omit_oversized {
+            result.rows = Vec::new();
+            result.rows_omitted = true;
+        } else if let Some(blob) = &result.rows_blob {
+            result.rows = load_rows(app, blob).await?;
+        }
+        bytes += size;
+        last_host = Some(result.host_id);
+        results.push(result);
+    }
+    let more = cut || page.next.is_some();
+    Ok(ResultsPage {
+        results,
+        next_cursor: last_host.filter(|_| more).map(|h| encode_cursor("r", h)),
+    })
+}
+
+async fn load_rows(app: &AppInner, blob: &str) -> Result<Vec<Map<String, Value>>, ApiError> {
+    let bytes = app.ports.blobs.get(blob).await?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::Internal(format!("result blob {blob}: {e}")))
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ErrorsPage {
+    pub errors: Vec<CampaignError>,
+    pub next_cursor: Option<String>,
+}
+
+/// The hosts whose answer was a failure, in host id order, from the `ERROR#` items (one
+/// Query: failures only, never the rows).
+pub async fn errors_page(
+    app: &AppInner,
+    id: u64,
+    cursor: Option<&str>,
+    limit: usize,
+    visible: &TeamFilter,
+) -> Result<ErrorsPage, ApiError> {
+    let after = cursor.map(|c| decode_cursor("e", c)).transpose()?;
+    let store = app.state();
+    let page = store
+        .query(
+            &Query::partition(layout::campaign_partition(id))
+                .prefix(layout::ERROR_PREFIX)
+                .limit(limit.clamp(1, MAX_PAGE))
+                .after(after.map(|host| layout::campaign_error(id, host))),
+        )
+        .await?;
+    let mut errors = Vec::new();
+    let mut last_host = None;
+    for item in &page.items {
+        let error: CampaignError = item.decode()?;
+        last_host = Some(error.host_id);
+        if result_visible(store, visible, error.host_id, error.team_id, true).await? {
+            errors.push(error);
+        }
+    }
+    Ok(ErrorsPage {
+        errors,
+        next_cursor: last_host
+            .filter(|_| page.next.is_some())
+            .map(|h| encode_cursor("e", h)),
+    })
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CampaignsPage {
+    pub campaigns: Vec<Campaign>,
+    pub next_cursor: Option<String>,
+}
+
+/// Recent campaigns, newest first, those `visible` shows. Reads at most a few index pages
+/// (so a team user among many other teams' campaigns gets short pages with a cursor, not an
+/// unbounded walk) and the campaigns themselves in one BatchGetItem per 100.
+pub async fn list_recent(
+    app: &AppInner,
+    cursor: Option<&str>,
+    limit: usize,
+    visible: &TeamFilter,
+) -> Result<CampaignsPage, ApiError> {
+    const MAX_INDEX_PAGES: usize = 5;
+    let limit = limit.clamp(1, 100);
+    let mut after = cursor
+        .map(|c| decode_cursor("c", c))
+        .transpose()?
+        .map(layout::campaigns_index);
+    let store = app.state();
+    let mut campaigns = Vec::new();
+    let mut last_id = None;
+    let mut more = false;
+    for _ in 0..MAX_INDEX_PAGES {
+        let page = store
+            .query(
+                &Query::partition(layout::CAMPAIGNS_INDEX)
+                    .limit(limit - campaigns.len())
+                    .after(after.clone()),
+            )
+            .await?;
+        let ids: Vec<u64> = page
+            .items
+            .iter()
+            .filter_map(|item| item.data.get("id").and_then(Value::as_u64))
+            .collect();
+        let keys: Vec<_> = ids.iter().map(|id| layout::campaign(*id)).collect();
+        let mut found: Vec<Campaign> = batch_get_all(store, &keys)
+            .await?
+            .iter()
+            .map(Item::decode)
+            .collect::<Result<_, _>>()?;
+        found.sort_by(|a, b| b.id.cmp(&a.id));
+        campaigns.extend(found.into_iter().filter(|c| c.visible_to(visible)));
+        if let Some(last) = ids.last() {
+            last_id = Some(*last);
+        }
+        more = page.next.is_some();
+        if !more || campaigns.len() >= limit {
+            break;
+        }
+        after = page.next;
+    }
+    Ok(CampaignsPage {
+        campaigns,
+        next_cursor: last_id.filter(|_| more).map(|id| encode_cursor("c", id)),
+    })
+}
+
+/// Adds to one of the campaign's counters. Counts are kept after the write they count, so a
+/// failure here is logged, not returned: the write stands, the retry of the whole request
+/// would find it done, and a count off by one is better than a failed distributed request.
+async fn add_count(app: &AppInner, id: u64, counter: &str, host_id: u64, by: u64, expires_at: i64) {
+    if by == 0 {
+        return;
+    }
+    let key = layout::campaign_count(id, counter, host_id % COUNT_SHARDS);
+    if let Err(err) = app
+        .ports
+        .state
+        .increment(&key, by as i64, Some(expires_at))
+        .await
+    {
+        tracing::warn!(campaign = id, host_id, counter, %err, "campaign count not kept");
+    }
 }
 
 /// Records that the host is being handed the campaign. False when it already was.
@@ -167,11 +676,12 @@ pub async fn mark_asked(
     if app.asked.0.contains_key(&(campaign.id, host_id)) {
         return Ok(false);
     }
+    let retained_until = campaign.expires_at + RESULTS_RETENTION_SECS;
     let item = Item::new(
         layout::campaign_asked(campaign.id, host_id),
         Value::Object(Map::new()),
     )
-    .with_expiry(campaign.expires_at + RESULTS_RETENTION_SECS);
+    .with_expiry(retained_until);
     let outcome = app
         .ports
         .state
@@ -183,6 +693,7 @@ pub async fn mark_asked(
     match outcome {
         Ok(()) => {
             app.asked.0.insert((campaign.id, host_id), ());
+            add_count(app, campaign.id, COUNT_ASKED, host_id, 1, retained_until).await;
             Ok(true)
         }
         Err(StoreError::ConditionFailed) => {
@@ -193,21 +704,44 @@ pub async fn mark_asked(
     }
 }
 
-/// Stores a host's answer. Ignored (false) unless the host was handed this campaign.
+/// osquery's error messages are short; a longer one is cut so the errors list stays small.
+const MAX_ERROR_LEN: usize = 4096;
+
+/// Stores a host's answer, once: false (nothing written, nothing counted) unless the host was
+/// handed this campaign and has not answered it yet, so a retried distributed write does not
+/// count twice. A failure also gets an `ERROR#` item for the errors list, in the same write.
 pub async fn record_result(
     app: &AppInner,
     campaign_id: u64,
+    team_id: Option<u64>,
     mut result: CampaignResult,
 ) -> Result<bool, ApiError> {
+    result.team_id = team_id;
+    result.team_recorded = true;
+    result.rows_omitted = false;
+    if let Some(error) = &mut result.error {
+        if error.len() > MAX_ERROR_LEN {
+            let mut end = MAX_ERROR_LEN;
+            while !error.is_char_boundary(end) {
+                end -= 1;
+            }
+            error.truncate(end);
+        }
+    }
+    let row_count = result.rows.len() as u64;
     let rows_json =
         serde_json::to_vec(&result.rows).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let store = app.ports.state.as_ref();
     if rows_json.len() > INLINE_ROWS_MAX_BYTES {
-        let store = app.ports.state.as_ref();
-        // Do not write a blob for a campaign the host was not asked.
+        // Do not write a blob for a campaign the host was not asked, or answered already.
         if store
             .get(&layout::campaign_asked(campaign_id, result.host_id))
             .await?
             .is_none()
+            || store
+                .get(&layout::campaign_result(campaign_id, result.host_id))
+                .await?
+                .is_some()
         {
             return Ok(false);
         }
@@ -216,28 +750,73 @@ pub async fn record_result(
         result.rows = Vec::new();
         result.rows_blob = Some(name);
     }
-    let item = Item::encode(
-        layout::campaign_result(campaign_id, result.host_id),
-        &result,
-    )?
-    .with_expiry(result.received_at.timestamp() + RESULTS_RETENTION_SECS);
-    let outcome = app
-        .ports
-        .state
-        .write(vec![
-            WriteOp::Check {
-                key: layout::campaign_asked(campaign_id, result.host_id),
-                cond: Cond::Exists,
-            },
-            WriteOp::Put {
-                item,
-                cond: Cond::None,
-            },
-        ])
-        .await;
-    match outcome {
-        Ok(()) => Ok(true),
+    let retained_until = result.received_at.timestamp() + RESULTS_RETENTION_SECS;
+    let mut ops = vec![WriteOp::Check {
+        key: layout::campaign_asked(campaign_id, result.host_id),
+        cond: Cond::Exists,
+    }];
+    if let Some(error) = &result.error {
+        let entry = CampaignError {
+            host_id: result.host_id,
+            hostname: result.hostname.clone(),
+            error: error.clone(),
+            received_at: result.received_at,
+            team_id,
+        };
+        ops.push(WriteOp::Put {
+            item: Item::encode(layout::campaign_error(campaign_id, result.host_id), &entry)?
+                .with_expiry(retained_until),
+            cond: Cond::NotExists,
+        });
+    }
+    ops.push(WriteOp::Put {
+        item: Item::encode(
+            layout::campaign_result(campaign_id, result.host_id),
+            &result,
+        )?
+        .with_expiry(retained_until),
+        cond: Cond::NotExists,
+    });
+    match store.write(ops).await {
+        Ok(()) => {
+            let counter = if result.error.is_some() {
+                COUNT_ERRORS
+            } else {
+                COUNT_ANSWERED
+            };
+            add_count(app, campaign_id, counter, result.host_id, 1, retained_until).await;
+            add_count(
+                app,
+                campaign_id,
+                COUNT_ROWS,
+                result.host_id,
+                row_count,
+                retained_until,
+            )
+            .await;
+            Ok(true)
+        }
         Err(StoreError::ConditionFailed) => Ok(false),
         Err(other) => Err(other.into()),
     }
+}
+
+/// The stored answer of one host, if any (one GetItem; the host query polls it).
+pub async fn host_result(
+    app: &AppInner,
+    campaign_id: u64,
+    host_id: u64,
+) -> Result<Option<CampaignResult>, ApiError> {
+    let Some(item) = app
+        .state()
+        .get(&layout::campaign_result(campaign_id, host_id))
+        .await?
+    else {
+        return Ok(None);
+    };
+    let mut result: CampaignResult = item.decode()?;
+    if let Some(blob) = &result.rows_blob {
+        result.rows = load_rows(app, blob).await?;
+    }
+    Ok(Some(result))
 }

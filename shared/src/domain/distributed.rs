@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::campaigns::{self, CampaignResult};
 use super::detail_queries::{self, Vitals};
 use super::host_auth::{self, HostAuth, DETAIL_RETRY_SECS};
-use super::{host_index, layout, records};
+use super::{host_index, layout, records, refetch};
 use crate::app::AppInner;
 use crate::error::ApiError;
 
@@ -29,7 +29,14 @@ pub async fn read(app: &AppInner, auth: Arc<HostAuth>) -> Result<Map<String, Val
             );
         }
     }
-    if auth.vitals_due(now)
+    if refetch::due(&snapshot, &auth, now) {
+        // An admin asked for fresh vitals (Fleet's refetch): no reload needed, the snapshot
+        // that carried the request is current.
+        auth.detail_asked_at.store(now, Ordering::Relaxed);
+        for (name, sql) in detail_queries::queries_for(auth.platform_family()) {
+            queries.insert(name, Value::String(sql.to_string()));
+        }
+    } else if auth.vitals_due(now)
         && now - auth.detail_asked_at.load(Ordering::Relaxed) >= DETAIL_RETRY_SECS
     {
         // The cached entry may predate an ingestion on another instance: check first,
@@ -147,12 +154,15 @@ pub async fn write(app: &AppInner, auth: &HostAuth, answers: Answers) -> Result<
             stats,
             received_at,
             rows_blob: None,
+            team_id: auth.team_id,
+            team_recorded: true,
+            rows_omitted: false,
         };
-        if !campaigns::record_result(app, id, result).await? {
+        if !campaigns::record_result(app, id, auth.team_id, result).await? {
             tracing::debug!(
                 host_id = auth.host_id,
                 campaign = id,
-                "ignored answer to a campaign not asked"
+                "ignored answer to a campaign not asked, or already answered"
             );
         }
     }
@@ -185,6 +195,8 @@ pub async fn write(app: &AppInner, auth: &HostAuth, answers: Answers) -> Result<
             &vitals,
         )
         .await?;
+        let snapshot = app.live.current(app).await?;
+        refetch::answered(app, &snapshot, auth.host_id).await?;
     }
     Ok(())
 }

@@ -122,6 +122,57 @@ pub fn campaign_result(id: u64, host_id: u64) -> Key {
     )
 }
 
+/// Campaigns newest first (an index item per campaign whose sort key is the inverted id), for
+/// the recent-campaigns list. A primary partition, not GSI1, so that a cursor is a plain key.
+pub const CAMPAIGNS_INDEX: &str = "CAMPAIGNS";
+
+pub fn campaigns_index(id: u64) -> Key {
+    Key::new(CAMPAIGNS_INDEX, format!("{:016}", CAMPAIGN_ID_CEILING - id))
+}
+
+/// Ids stay below 2^53 (JSON numbers), so the inverted id is never negative.
+pub const CAMPAIGN_ID_CEILING: u64 = (1 << 53) - 1;
+
+pub const ERROR_PREFIX: &str = "ERROR#";
+
+/// One per host whose answer was a failure, so the errors list reads only failures.
+pub fn campaign_error(id: u64, host_id: u64) -> Key {
+    Key::new(
+        campaign_partition(id),
+        format!("{ERROR_PREFIX}{}", padded(host_id)),
+    )
+}
+
+pub const COUNT_PREFIX: &str = "COUNT#";
+
+/// A shard of one of the campaign's counters (asked, answered, errors, rows). Sharded by host
+/// so that 100,000 hosts answering within seconds do not all add to one item (DynamoDB allows
+/// about 1,000 writes a second per item); one Query of `COUNT#` reads them all.
+pub fn campaign_count(id: u64, counter: &str, shard: u64) -> Key {
+    Key::new(
+        campaign_partition(id),
+        format!("{COUNT_PREFIX}{counter}#{shard:02}"),
+    )
+}
+
+pub const EXPORT_PREFIX: &str = "EXPORT#";
+
+/// The state of one export of the campaign's results (a format, for one team filter).
+pub fn campaign_export(id: u64, export: &str) -> Key {
+    Key::new(campaign_partition(id), format!("{EXPORT_PREFIX}{export}"))
+}
+
+/// A host whose vitals an admin asked to refetch: every instance sees it in the live
+/// snapshot, so the host's next distributed read is handed the detail queries.
+pub fn live_refetch(host_id: u64) -> Key {
+    Key::new(
+        LIVE_PARTITION,
+        format!("{LIVE_REFETCH_PREFIX}{}", padded(host_id)),
+    )
+}
+
+pub const LIVE_REFETCH_PREFIX: &str = "REFETCH#";
+
 /// A rate-limit counter for one subject (an address, a package id) and time window.
 pub fn rate_limit(name: &str, subject: &str, window_start: i64) -> Key {
     Key::new(format!("RATE#{name}#{subject}"), window_start.to_string())

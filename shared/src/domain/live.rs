@@ -1,10 +1,12 @@
 //! The live snapshot: what every instance must know to answer distributed reads without a
 //! store call per request. One Query of the `LIVE` partition, at most every
-//! `LIVE_REFRESH_MS`, returns the active campaigns and the revocation epoch. When the epoch
+//! `LIVE_REFRESH_MS`, returns the active campaigns, the revocation epoch and the hosts with
+//! a refetch pending. When the epoch
 //! moved (a node key was replaced), the instance drops its node-key cache, so a revoked key
 //! stops working within `LIVE_REFRESH_MS` everywhere.
 
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use super::layout;
@@ -51,6 +53,8 @@ pub struct Snapshot {
     pub fetched_at_ms: Option<i64>,
     pub epoch: i64,
     pub campaigns: Vec<LiveCampaign>,
+    /// Hosts an admin asked to refetch, with when (unix seconds): see `refetch`.
+    pub refetch: HashMap<u64, i64>,
 }
 
 #[derive(Default)]
@@ -100,6 +104,11 @@ impl LiveState {
                 next.epoch = item.data.get("n").and_then(|n| n.as_i64()).unwrap_or(0);
             } else if item.key.sk.starts_with("CAMPAIGN#") {
                 next.campaigns.push(item.decode()?);
+            } else if let Some(host) = item.key.sk.strip_prefix(layout::LIVE_REFETCH_PREFIX) {
+                let at = item.data.get("requested_at").and_then(|n| n.as_i64());
+                if let (Ok(host), Some(at)) = (host.parse(), at) {
+                    next.refetch.insert(host, at);
+                }
             }
         }
         if snapshot.fetched_at_ms.is_some() && next.epoch != snapshot.epoch {

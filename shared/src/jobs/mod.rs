@@ -6,6 +6,7 @@ pub mod worker;
 use serde::{Deserialize, Serialize};
 
 use crate::app::AppInner;
+use crate::domain::campaign_export;
 use crate::domain::carve_assembly::{self, AssemblyError};
 use crate::domain::host_changes::{self, BulkAction};
 use crate::domain::host_listing::HostFilter;
@@ -32,6 +33,8 @@ pub enum Job {
         filter: HostFilter,
         cursor: Option<String>,
     },
+    /// Write export `export` (format and team scope) of campaign `campaign`'s results.
+    ExportCampaign { campaign: u64, export: String },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +92,9 @@ pub async fn handle(app: &AppInner, body: &str) -> Result<(), JobError> {
                     .await
                     .map_err(|e| ApiError::Unavailable(e.to_string()))?;
             }
+        }
+        Job::ExportCampaign { campaign, export } => {
+            Box::pin(campaign_export::run(app, campaign, &export)).await?
         }
         Job::SweepPackages => {
             let swept = sweep::sweep_expired(app).await?;

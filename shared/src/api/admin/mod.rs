@@ -7,6 +7,7 @@ pub mod auth;
 pub mod campaigns;
 pub mod carves;
 pub mod enroll_secrets;
+pub mod host_live;
 pub mod hosts;
 pub mod queries;
 pub mod session_cookie;
