@@ -36,6 +36,9 @@ pub struct Settings {
     /// The API's public base URL (for `packager_url` and download links); when unset it is
     /// taken from each request's Host and X-Forwarded-Proto.
     pub public_url: Option<String>,
+    /// The certificate chain (PEM) the server presents, when agents must be told to trust it
+    /// (flotilla-local serving HTTPS; on AWS API Gateway's public certificate needs none).
+    pub server_certificate: Option<String>,
     pub identity: IdentitySettings,
 }
 
@@ -147,6 +150,7 @@ impl Settings {
             carve_expiry_days: Self::DEFAULT_CARVE_EXPIRY_DAYS,
             packager: PackagerSettings::default(),
             public_url: None,
+            server_certificate: None,
             identity: IdentitySettings::default(),
         }
     }

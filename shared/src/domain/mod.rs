@@ -5,6 +5,7 @@ pub mod agent_options;
 pub mod app_config;
 pub mod blob_files;
 pub mod campaigns;
+pub mod carve_access;
 pub mod carve_assembly;
 pub mod carves;
 pub mod credentials;
