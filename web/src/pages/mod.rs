@@ -79,7 +79,11 @@ pub fn routes() -> Vec<Route> {
             PageTeam(BuildInstallers),
         ),
         page(method!(GET, carves::list), "/carves", PageTeam(ReadCarves)),
-        page(method!(GET, carves::show), "/carves/{id}", PageTeam(ReadCarves)),
+        page(
+            method!(GET, carves::show),
+            "/carves/{id}",
+            PageTeam(ReadCarves),
+        ),
     ]
 }
 

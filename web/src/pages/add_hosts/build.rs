@@ -32,7 +32,9 @@ pub async fn submit(
 ) -> ApiResult<Response> {
     let kind = platform(Some(&form.platform))?;
     if kind == "osquery" {
-        return Err(ApiError::bad_request("plain osquery has no installer to build"));
+        return Err(ApiError::bad_request(
+            "plain osquery has no installer to build",
+        ));
     }
     let team = parse_team(&form.team)?;
     let mut fields = Map::new();

@@ -136,7 +136,11 @@ pub async fn secret(
         .into_iter()
         .next()
         .ok_or_else(|| ApiError::not_found("there is no enroll secret for this team yet"))?;
-    Ok(attachment(SECRET_FILE, "text/plain; charset=utf-8", secret.secret))
+    Ok(attachment(
+        SECRET_FILE,
+        "text/plain; charset=utf-8",
+        secret.secret,
+    ))
 }
 
 /// `GET /add-hosts/server.pem`: the certificate this server presents, when it has one to hand
