@@ -36,6 +36,9 @@ pub struct Settings {
     /// The API's public base URL (for `packager_url` and download links); when unset it is
     /// taken from each request's Host and X-Forwarded-Proto.
     pub public_url: Option<String>,
+    /// The certificate chain (PEM) the server presents, when agents must be told to trust it
+    /// (flotilla-local serving HTTPS; on AWS API Gateway's public certificate needs none).
+    pub server_certificate: Option<String>,
     pub identity: IdentitySettings,
     /// How long `POST /api/v1/fleet/hosts/{id}/query` waits for the host's answer (Fleet's
     /// default, 25 s). The admin function's timeout must exceed it (template.yaml: 29 s, under
@@ -154,6 +157,7 @@ impl Settings {
             carve_expiry_days: Self::DEFAULT_CARVE_EXPIRY_DAYS,
             packager: PackagerSettings::default(),
             public_url: None,
+            server_certificate: None,
             identity: IdentitySettings::default(),
             host_query_wait: Self::DEFAULT_HOST_QUERY_WAIT,
         }

@@ -7,7 +7,8 @@
 use std::collections::BTreeSet;
 
 use flotilla::api::routes::Access;
-use flotilla_tests::harness::{Family, Flotilla, TestUser};
+use flotilla_tests::harness::{Family, Flotilla, Setup, TestUser};
+use flotilla_tests::osquery_client::OsqueryClient;
 use flotilla_tests::page_client::{Browser, Page};
 use flotilla_web::route_table;
 use reqwest::StatusCode;
@@ -31,12 +32,23 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("GET", "/", "YYYYYYYY"),
     ("GET", "/account", "YYYYYYYY"),
     ("POST", "/account/password", "YYYYYYYY"),
+    ("GET", "/add-hosts", "YYNNYYNN"),
+    ("GET", "/add-hosts/osquery.flags", "YYNNYYNN"),
+    ("GET", "/add-hosts/secret.txt", "YYNNYYNN"),
+    ("GET", "/add-hosts/server.pem", "YYNNYYNN"),
+    ("POST", "/add-hosts/build", "YYNNYYNN"),
+    ("GET", "/add-hosts/builds/{id}", "YYNNYYNN"),
+    ("GET", "/add-hosts/builds/{id}/progress", "YYNNYYNN"),
+    ("GET", "/carves", "YYNNYYNN"),
+    ("GET", "/carves/{id}", "YYNNYYNN"),
     // Last: it ends the session (the caller signs in again).
     ("POST", "/logout", "YYYYYYYY"),
 ];
 
 /// Links the navigation shows, and the permission (by matrix row) that shows them.
 const NAV: &[(&str, &str)] = &[
+    ("/add-hosts", "YYNNYYNN"),
+    ("/carves", "YYNNYYNN"),
     ("/users", "YNNNNNNN"),
     ("/activity", "YYYYNNNN"),
     ("/settings", "YNNNNNNN"),
@@ -44,6 +56,21 @@ const NAV: &[(&str, &str)] = &[
 
 struct World {
     team1: u64,
+    /// A package (not built: no job runs) and a carve of a team-1 host, for their pages.
+    package: String,
+    carve: u64,
+}
+
+/// A root.json to build from (nothing is built here) and a certificate to hand out.
+fn setup() -> Setup {
+    Setup {
+        settings: Some(Box::new(|settings, _| {
+            settings.packager.update_root = Some(r#"{"signed":{"_type":"root"}}"#.into());
+            settings.server_certificate =
+                Some("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n".into());
+        })),
+        ..Setup::default()
+    }
 }
 
 async fn build_world(f: &Flotilla) -> World {
@@ -55,23 +82,63 @@ async fn build_world(f: &Flotilla) -> World {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{team}");
+    let team1 = team["team"]["id"].as_u64().expect("team id");
+    let secret = "team-one-secret";
+    let (status, answer) = f
+        .admin(
+            "PATCH",
+            &format!("/api/v1/fleet/teams/{team1}/secrets"),
+            Some(serde_json::json!({"secrets": [{"secret": secret}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let (status, answer) = f
+        .admin_as(
+            None,
+            "POST",
+            "/create",
+            Some(serde_json::json!({"type": "deb", "fleet_url": f.base, "enroll_secret": secret})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let package = answer["package_id"].as_str().expect("package").to_string();
+    let mut host = OsqueryClient::new(&f.base, secret, "FA6E0000-0000-0000-0000-000000000001");
+    assert_eq!(host.enroll().await.status, StatusCode::OK);
+    host.carve(b"carved bytes", 2_000_000, "page-permissions")
+        .await;
+    let (status, carves) = f.admin("GET", "/api/v1/fleet/carves", None).await;
+    assert_eq!(status, StatusCode::OK, "{carves}");
+    let carve = carves["carves"][0]["id"].as_u64().expect("carve id");
     World {
-        team1: team["team"]["id"].as_u64().expect("team id"),
+        team1,
+        package,
+        carve,
     }
 }
 
 /// The path and form fields for a line of the matrix.
-fn prepare(template: &str, user: &TestUser) -> (String, Vec<(String, String)>) {
+fn prepare(template: &str, user: &TestUser, w: &World) -> (String, Vec<(String, String)>) {
     let fields: Vec<(&str, String)> = match template {
         "/account/password" => vec![
             ("old_password", user.password.clone()),
             ("new_password", format!("{}x", user.password)),
             ("new_password_confirmation", format!("{}x", user.password)),
         ],
+        "/add-hosts/build" => vec![
+            ("platform", "deb".to_string()),
+            ("team", w.team1.to_string()),
+            ("orbit_channel", "stable".to_string()),
+        ],
         _ => Vec::new(),
     };
+    let path = match template {
+        "/add-hosts/builds/{id}" => format!("/add-hosts/builds/{}", w.package),
+        "/add-hosts/builds/{id}/progress" => format!("/add-hosts/builds/{}/progress", w.package),
+        "/carves/{id}" => format!("/carves/{}", w.carve),
+        other => other.to_string(),
+    };
     (
-        template.to_string(),
+        path,
         fields
             .into_iter()
             .map(|(k, v)| (k.to_string(), v))
@@ -86,7 +153,7 @@ fn allowed(page: &Page) -> bool {
 }
 
 async fn every_page_against_every_role(family: Family) {
-    let f = Flotilla::start(family).await;
+    let f = Flotilla::start_with(family, setup()).await;
     let guarded: BTreeSet<(String, String)> = route_table()
         .into_iter()
         .filter(|r| matches!(r.access, Access::PageGlobal(_) | Access::PageTeam(_)))
@@ -116,7 +183,7 @@ async fn every_page_against_every_role(family: Family) {
             );
         }
         for (method, template, row) in MATRIX {
-            let (path, mut fields) = prepare(template, &user);
+            let (path, mut fields) = prepare(template, &user, &w);
             let page = if *method == "GET" {
                 browser.get(&path).await
             } else {
@@ -148,8 +215,13 @@ async fn every_page_against_every_role(family: Family) {
 async fn pages_need_a_session(family: Family) {
     let f = Flotilla::start(family).await;
     let admin = f.user(Some("admin"), &[]).await;
+    let w = World {
+        team1: 1,
+        package: "00000000-0000-0000-0000-000000000000".into(),
+        carve: 1,
+    };
     for (method, template, _) in MATRIX {
-        let (path, fields) = prepare(template, &admin);
+        let (path, fields) = prepare(template, &admin, &w);
         let anonymous = Browser::new(&f, None);
         let page = if *method == "GET" {
             anonymous.get(&path).await

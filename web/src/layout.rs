@@ -195,3 +195,18 @@ pub fn when(
         }
     }
 }
+
+/// A time to come as people read it ("in 25 minutes"), the exact time on hover.
+pub fn until(now: chrono::DateTime<chrono::Utc>, at: chrono::DateTime<chrono::Utc>) -> Markup {
+    let secs = (at - now).num_seconds();
+    let text = match secs {
+        s if s <= 0 => "now".to_string(),
+        s if s < 120 => "in a minute or two".to_string(),
+        s if s < 7200 => format!("in {} minutes", s / 60),
+        s if s < 2 * 86_400 => format!("in {} hours", s / 3600),
+        s => format!("in {} days", s / 86_400),
+    };
+    html! {
+        time datetime=(at.to_rfc3339()) title=(at.format("%Y-%m-%d %H:%M:%S UTC")) { (text) }
+    }
+}

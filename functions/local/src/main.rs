@@ -178,17 +178,21 @@ async fn serve(args: ServeArgs) -> Result<(), Error> {
                 .map_err(|e| format!("--packager-update-root {}: {e}", path.display()))?,
         );
     }
+    let tls = match (&args.tls_cert, &args.tls_key, args.tls_self_signed) {
+        (Some(cert), Some(key), _) => Some((cert.clone(), key.clone())),
+        (_, _, true) => Some(tls::self_signed(&args.data_dir)?),
+        _ => None,
+    };
+    // The Add hosts page hands it to agents (osquery's --tls_server_certs).
+    if let Some((cert, _)) = &tls {
+        settings.server_certificate = Some(package::read_file(cert, "--tls-cert")?);
+    }
     let app = App::new(ports, settings);
     seed_enroll_secret(&app, &creds.enroll_secret).await?;
     // Background jobs (carve assembly, package builds and sweeps), as the jobs and
     // packager-worker Lambdas run them on AWS.
     tokio::spawn(flotilla::jobs::worker::run(app.clone()));
 
-    let tls = match (&args.tls_cert, &args.tls_key, args.tls_self_signed) {
-        (Some(cert), Some(key), _) => Some((cert.clone(), key.clone())),
-        (_, _, true) => Some(tls::self_signed(&args.data_dir)?),
-        _ => None,
-    };
     let scheme = if tls.is_some() { "https" } else { "http" };
     // To the operator's terminal, not through the log; secrets stay in credentials.json.
     println!("Flotilla is serving on {scheme}://{}", args.addr);

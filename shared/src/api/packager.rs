@@ -15,37 +15,16 @@ use crate::api::client_ip::ClientIp;
 use crate::api::public_url::PublicUrl;
 use crate::app::App;
 use crate::domain::activities::Actor;
-use crate::domain::identity::audit;
-use crate::domain::packages::request::CreateRequest;
 use crate::domain::packages::status::{effective, Effective};
 use crate::domain::packages::{self, create as creation, Package};
-use crate::domain::rate_limit::{
-    RateLimit, Verdict, PACKAGE_CREATES, PACKAGE_DOWNLOADS, PACKAGE_STATUS,
-};
+use crate::domain::rate_limit::{PACKAGE_DOWNLOADS, PACKAGE_STATUS};
 use crate::error::{ApiError, ApiResult};
 
 /// How long a download URL works (much less than a package lives).
 const DOWNLOAD_URL_TTL: Duration = Duration::from_secs(5 * 60);
 
-async fn limit(app: &App, limit: &RateLimit, subject: &str) -> ApiResult<()> {
-    match limit.hit(app.state(), subject, app.clock.unix()).await? {
-        Verdict::Allowed => Ok(()),
-        Verdict::Limited { retry_after } => Err(ApiError::TooManyRequests { retry_after }),
-    }
-}
-
-/// A package id is a UUID; anything else cannot name a package (and must not reach a key).
-fn package_id(raw: &str) -> ApiResult<String> {
-    uuid::Uuid::parse_str(raw)
-        .map(|id| id.to_string())
-        .map_err(|_| ApiError::bad_request(format!("package_id must be a UUID: {raw:?}")))
-}
-
-async fn find(app: &App, id: &str) -> ApiResult<Package> {
-    packages::load(app.state(), id)
-        .await?
-        .map(|(package, _)| package)
-        .ok_or_else(|| ApiError::not_found(format!("no package {id}")))
+async fn find(app: &App, raw: &str) -> ApiResult<Package> {
+    packages::find(app.state(), &packages::parse_id(raw)?).await
 }
 
 pub async fn create(
@@ -53,24 +32,8 @@ pub async fn create(
     ClientIp(ip): ClientIp,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Value>> {
-    limit(&app, &PACKAGE_CREATES, &ip).await?;
-    let request = CreateRequest::parse(body, &app.settings.packager.update_url)?;
-    if request.args.update_roots.is_none() && app.settings.packager.update_root.is_none() {
-        return Err(ApiError::bad_request(format!(
-            "update_roots is required: this deployment has no trusted root metadata for {}",
-            request.args.update_url
-        )));
-    }
-    let id = creation::create(&app, request).await?;
     // Unauthenticated until installers need a role (issue 13): recorded as anonymous.
-    audit::record(
-        &app,
-        Actor::Anonymous,
-        "created_package",
-        json!({"package_id": id}),
-        &ip,
-    )
-    .await?;
+    let id = creation::submit(&app, body, Actor::Anonymous, &ip).await?;
     Ok(Json(json!({ "package_id": id })))
 }
 
@@ -88,8 +51,8 @@ pub async fn status(
         .ok()
         .and_then(|Query(q)| q.package_id)
         .ok_or_else(|| ApiError::bad_request("package_id is required"))?;
-    let id = package_id(&raw)?;
-    limit(&app, &PACKAGE_STATUS, &id).await?;
+    let id = packages::parse_id(&raw)?;
+    PACKAGE_STATUS.enforce(&app, &id).await?;
     let package = find(&app, &id).await?;
     Ok(Json(match effective(&package, app.clock.unix()) {
         Effective::Success { .. } => json!({
@@ -110,8 +73,8 @@ pub async fn download(
     path: Result<Path<String>, axum::extract::rejection::PathRejection>,
 ) -> ApiResult<Response> {
     let Path(raw) = path.map_err(|_| ApiError::bad_request("invalid path"))?;
-    let id = package_id(&raw)?;
-    limit(&app, &PACKAGE_DOWNLOADS, &id).await?;
+    let id = packages::parse_id(&raw)?;
+    PACKAGE_DOWNLOADS.enforce(&app, &id).await?;
     let package = find(&app, &id).await?;
     let (file_name, size) = match effective(&package, app.clock.unix()) {
         Effective::Success { file_name, size } => (file_name, size),

@@ -57,6 +57,21 @@ pub async fn list(
     Ok(secrets)
 }
 
+/// The secrets of `team_id` (None: the global ones) for a principal who may read them there:
+/// 403 otherwise, 404 for a team that does not exist.
+pub async fn readable(
+    app: &crate::app::AppInner,
+    principal: &crate::domain::identity::principal::Principal,
+    team_id: Option<u64>,
+) -> Result<Vec<EnrollSecret>, ApiError> {
+    use crate::domain::identity::roles::{Permission, Scope};
+    principal.require(Permission::ReadEnrollSecrets, Scope::of(team_id))?;
+    if let Some(id) = team_id {
+        super::teams::require(app.state(), id).await?;
+    }
+    Ok(list(app.state(), team_id).await?)
+}
+
 /// Makes the scope's secrets exactly `wanted`; `None` entries are generated (24 random
 /// bytes, base64). Secrets kept from before keep their creation time.
 pub async fn replace(

@@ -408,6 +408,39 @@ pub async fn team_of(store: &dyn StateStore, id: u64) -> Result<Option<Option<u6
     }
 }
 
+/// Whether a listing filtered to `visible` shows what belongs to this host (no read for a
+/// global role; a host that no longer exists is shown to no team role).
+pub async fn visible_to(
+    store: &dyn StateStore,
+    visible: &crate::domain::identity::roles::TeamFilter,
+    host_id: u64,
+) -> Result<bool, StoreError> {
+    if *visible == crate::domain::identity::roles::TeamFilter::All {
+        return Ok(true);
+    }
+    Ok(team_of(store, host_id)
+        .await?
+        .is_some_and(|team| visible.includes(team)))
+}
+
+/// The host, for a principal with `permission` on its team: 404 for a host that does not
+/// exist, 403 for one outside the principal's teams.
+pub async fn require_access(
+    store: &dyn StateStore,
+    principal: &crate::domain::identity::principal::Principal,
+    permission: crate::domain::identity::roles::Permission,
+    host_id: u64,
+) -> Result<HostState, ApiError> {
+    let host = load(store, host_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("host {host_id} not found")))?;
+    principal.require(
+        permission,
+        crate::domain::identity::roles::Scope::of(host.host.team_id),
+    )?;
+    Ok(host)
+}
+
 /// Hosts in id order, `per_page` from `page` (0-based), as Fleet pages them.
 pub async fn list(
     store: &dyn StateStore,

@@ -6,6 +6,7 @@ pub mod app_config;
 pub mod blob_files;
 pub mod campaign_export;
 pub mod campaigns;
+pub mod carve_access;
 pub mod carve_assembly;
 pub mod carves;
 pub mod credentials;

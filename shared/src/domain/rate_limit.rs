@@ -1,6 +1,8 @@
 //! Fixed-window rate limits kept in the state store, so they hold across Lambda instances.
 
 use super::layout;
+use crate::app::AppInner;
+use crate::error::ApiError;
 use crate::ports::{StateStore, StoreError};
 
 /// One counter per (limit, subject, window); it expires with its window.
@@ -55,6 +57,14 @@ impl RateLimit {
             .await?;
         // This event is the count-th: allowed while it is within the limit.
         Ok(self.verdict(count - 1, window, now))
+    }
+
+    /// Counts one event for `subject` now: 429 (with when to retry) once over the limit.
+    pub async fn enforce(&self, app: &AppInner, subject: &str) -> Result<(), ApiError> {
+        match self.hit(app.state(), subject, app.clock.unix()).await? {
+            Verdict::Allowed => Ok(()),
+            Verdict::Limited { retry_after } => Err(ApiError::TooManyRequests { retry_after }),
+        }
     }
 
     /// Whether `subject` is already over the limit, without counting.

@@ -1,6 +1,8 @@
 //! Every page of the admin UI, declared like the API's routes (group, method, path, access).
 
 mod account;
+mod add_hosts;
+mod carves;
 mod dashboard;
 mod my_device;
 mod setup;
@@ -48,6 +50,47 @@ pub fn routes() -> Vec<Route> {
             method!(POST, account::change_password),
             "/account/password",
             PageTeam(OwnAccount),
+        ),
+        page(
+            method!(GET, add_hosts::show),
+            "/add-hosts",
+            PageTeam(ReadEnrollSecrets),
+        ),
+        page(
+            method!(GET, add_hosts::osquery::flags),
+            "/add-hosts/osquery.flags",
+            PageTeam(ReadEnrollSecrets),
+        ),
+        page(
+            method!(GET, add_hosts::osquery::secret),
+            "/add-hosts/secret.txt",
+            PageTeam(ReadEnrollSecrets),
+        ),
+        page(
+            method!(GET, add_hosts::osquery::certificate),
+            "/add-hosts/server.pem",
+            PageTeam(ReadEnrollSecrets),
+        ),
+        page(
+            method!(POST, add_hosts::build::submit),
+            "/add-hosts/build",
+            PageTeam(BuildInstallers),
+        ),
+        page(
+            method!(GET, add_hosts::build::show),
+            "/add-hosts/builds/{id}",
+            PageTeam(BuildInstallers),
+        ),
+        page(
+            method!(GET, add_hosts::build::fragment),
+            "/add-hosts/builds/{id}/progress",
+            PageTeam(BuildInstallers),
+        ),
+        page(method!(GET, carves::list), "/carves", PageTeam(ReadCarves)),
+        page(
+            method!(GET, carves::show),
+            "/carves/{id}",
+            PageTeam(ReadCarves),
         ),
     ]
 }

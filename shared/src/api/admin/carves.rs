@@ -9,12 +9,12 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use std::time::Duration;
 
-use super::{host_visible, require_host_access, Id};
+use super::Id;
 use crate::api::blob_download::{self, Download};
 use crate::app::App;
+use crate::domain::carve_access;
 use crate::domain::carves::{self, Carve};
 use crate::domain::identity::principal::Principal;
-use crate::domain::identity::roles::{Permission, TeamFilter};
 use crate::error::{ApiError, ApiResult};
 
 /// How long a download URL works.
@@ -34,29 +34,16 @@ pub async fn list(
 ) -> ApiResult<Json<Value>> {
     let Query(options) = options.map_err(|_| ApiError::bad_request("expired must be a boolean"))?;
     let now = app.clock.unix();
-    let visible = principal.teams_with(Permission::ReadCarves);
-    let mut carves = Vec::new();
-    for carve in carves::list(app.state()).await? {
-        if !options.expired && carve.expired(now) {
-            continue;
-        }
-        if !host_visible(&app, &visible, carve.host_id).await? {
-            continue;
-        }
-        carves.push(carve.to_json(now));
-    }
+    let carves: Vec<Value> = carve_access::visible(&app, &principal, options.expired)
+        .await?
+        .iter()
+        .map(|carve| carve.to_json(now))
+        .collect();
     Ok(Json(json!({ "carves": carves })))
 }
 
-/// The carve, if the principal may see its host's carves.
 async fn find(app: &App, principal: &Principal, id: u64) -> ApiResult<Carve> {
-    let carve = carves::get(app.state(), id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("carve {id} not found")))?;
-    if principal.teams_with(Permission::ReadCarves) != TeamFilter::All {
-        require_host_access(app, principal, Permission::ReadCarves, carve.host_id).await?;
-    }
-    Ok(carve)
+    carve_access::find(app, principal, id).await
 }
 
 pub async fn get(
@@ -92,27 +79,13 @@ pub async fn download(
     Id(id): Id,
 ) -> ApiResult<Response> {
     let carve = find(&app, &principal, id).await?;
-    if carve.expired(app.clock.unix()) {
-        return Err(ApiError::Gone(format!("carve {id} has expired")));
-    }
-    if carve.completed_at.is_none() {
-        return Err(ApiError::Conflict(format!(
-            "carve {id} is not complete: {} of {} blocks received{}",
-            carve.max_block + 1,
-            carve.block_count,
-            if carve.received_all() {
-                ", being assembled"
-            } else {
-                ""
-            }
-        )));
-    }
+    carve_access::require_downloadable(&carve, app.clock.unix())?;
     blob_download::serve(
         app.ports.blobs.clone(),
         Download {
             name: carve.data_blob(),
             size: carve.carve_size,
-            file_name: &format!("carve-{id}.tar"),
+            file_name: &carve_access::file_name(&carve),
             content_type: "application/octet-stream",
             url_ttl: DOWNLOAD_URL_TTL,
         },

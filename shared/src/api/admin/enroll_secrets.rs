@@ -30,8 +30,8 @@ struct Spec {
     secrets: Vec<SecretEntry>,
 }
 
-pub async fn get_spec(_: Principal, State(app): State<App>) -> ApiResult<Json<Value>> {
-    let secrets = enroll_secrets::list(app.state(), None).await?;
+pub async fn get_spec(principal: Principal, State(app): State<App>) -> ApiResult<Json<Value>> {
+    let secrets = enroll_secrets::readable(&app, &principal, None).await?;
     Ok(Json(json!({ "spec": { "secrets": secrets } })))
 }
 

@@ -21,18 +21,12 @@ use axum::http::request::Parts;
 use crate::app::App;
 use crate::domain::hosts::{self as host_records, HostState};
 use crate::domain::identity::principal::Principal;
-use crate::domain::identity::roles::{Permission, Scope, TeamFilter};
+use crate::domain::identity::roles::{Permission, TeamFilter};
 use crate::error::{ApiError, ApiResult};
 
-/// Whether a listing filtered to `visible` shows what belongs to this host (no read for a
-/// global role; a host that no longer exists is shown to no team role).
+/// Whether a listing filtered to `visible` shows what belongs to this host.
 pub(crate) async fn host_visible(app: &App, visible: &TeamFilter, host_id: u64) -> ApiResult<bool> {
-    if *visible == TeamFilter::All {
-        return Ok(true);
-    }
-    Ok(host_records::team_of(app.state(), host_id)
-        .await?
-        .is_some_and(|team| visible.includes(team)))
+    Ok(host_records::visible_to(app.state(), visible, host_id).await?)
 }
 
 /// 404 for a host that does not exist; 403 for one outside the principal's teams.
@@ -42,11 +36,7 @@ pub(crate) async fn require_host_access(
     permission: Permission,
     host_id: u64,
 ) -> ApiResult<HostState> {
-    let host = host_records::load(app.state(), host_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("host {host_id} not found")))?;
-    principal.require(permission, Scope::of(host.host.team_id))?;
-    Ok(host)
+    host_records::require_access(app.state(), principal, permission, host_id).await
 }
 
 /// A numeric `{id}` path segment.

@@ -98,9 +98,7 @@ pub async fn secrets(
     State(app): State<App>,
     Id(id): Id,
 ) -> ApiResult<Json<Value>> {
-    principal.require(Permission::ReadEnrollSecrets, Scope::Team(id))?;
-    teams::require(app.state(), id).await?;
-    let secrets = enroll_secrets::list(app.state(), Some(id)).await?;
+    let secrets = enroll_secrets::readable(&app, &principal, Some(id)).await?;
     Ok(Json(json!({ "secrets": secrets })))
 }
 

@@ -2,16 +2,64 @@
 //! when the old one failed and `retry` is set), queued for the worker.
 
 use bytes::Bytes;
+use serde_json::{json, Map, Value};
 
 use super::dedupe;
 use super::request::CreateRequest;
 use super::status::{effective, Effective};
 use super::{deduped_package, load, Package, Progress, Stage};
 use crate::app::App;
+use crate::domain::activities::Actor;
+use crate::domain::enroll_secrets;
+use crate::domain::identity::audit;
+use crate::domain::identity::principal::Principal;
+use crate::domain::identity::roles::{Permission, Scope};
 use crate::domain::layout;
+use crate::domain::rate_limit::PACKAGE_CREATES;
 use crate::error::{ApiError, ApiResult};
 use crate::jobs::Job;
 use crate::ports::{Cond, Item, StoreError, WriteOp};
+
+/// A create request as `POST /create` takes it (JSON fields, both spellings), from `actor` at
+/// `ip`: rate-limited per address, checked, created (or the same unexpired package found),
+/// recorded in the activity log. Answers the package id.
+pub async fn submit(app: &App, body: Value, actor: Actor, ip: &str) -> ApiResult<String> {
+    PACKAGE_CREATES.enforce(app, ip).await?;
+    let request = CreateRequest::parse(body, &app.settings.packager.update_url)?;
+    if request.args.update_roots.is_none() && app.settings.packager.update_root.is_none() {
+        return Err(ApiError::bad_request(format!(
+            "update_roots is required: this deployment has no trusted root metadata for {}",
+            request.args.update_url
+        )));
+    }
+    let id = create(app, request).await?;
+    audit::record(app, actor, "created_package", json!({"package_id": id}), ip).await?;
+    Ok(id)
+}
+
+/// An installer that enrolls into `team` (None: with a global secret), asked for by a signed-in
+/// admin: it needs `BuildInstallers` and `ReadEnrollSecrets` there (403 otherwise), and the
+/// scope's oldest enroll secret. `fields` are the build's other options (channels, desktop...);
+/// `fleet_url` is the server's public URL.
+pub async fn for_team(
+    app: &App,
+    principal: &Principal,
+    team: Option<u64>,
+    mut fields: Map<String, Value>,
+    fleet_url: &str,
+    ip: &str,
+) -> ApiResult<String> {
+    principal.require(Permission::BuildInstallers, Scope::of(team))?;
+    let secrets = enroll_secrets::readable(app, principal, team).await?;
+    let secret = secrets.into_iter().next().ok_or_else(|| {
+        ApiError::bad_request(
+            "there is no enroll secret to build with: add one first (a team's secrets are on its page)",
+        )
+    })?;
+    fields.insert("fleet_url".into(), json!(fleet_url));
+    fields.insert("enroll_secret".into(), json!(secret.secret));
+    submit(app, Value::Object(fields), principal.actor(), ip).await
+}
 
 /// Answers the package id.
 pub async fn create(app: &App, request: CreateRequest) -> ApiResult<String> {

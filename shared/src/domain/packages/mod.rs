@@ -137,6 +137,23 @@ pub async fn save(
     crate::ports::state::put(store, package.item()?, Cond::Version(version)).await
 }
 
+/// A package id is a UUID; anything else cannot name a package (and must not reach a key).
+pub fn parse_id(raw: &str) -> Result<String, crate::error::ApiError> {
+    uuid::Uuid::parse_str(raw)
+        .map(|id| id.to_string())
+        .map_err(|_| {
+            crate::error::ApiError::bad_request(format!("package_id must be a UUID: {raw:?}"))
+        })
+}
+
+/// The package, or 404.
+pub async fn find(store: &dyn StateStore, id: &str) -> Result<Package, crate::error::ApiError> {
+    load(store, id)
+        .await?
+        .map(|(package, _)| package)
+        .ok_or_else(|| crate::error::ApiError::not_found(format!("no package {id}")))
+}
+
 /// The package a dedupe entry points at.
 pub fn deduped_package(item: &Item) -> &str {
     item.data["package_id"].as_str().unwrap_or_default()
