@@ -15,6 +15,7 @@ use crate::api::client_ip::ClientIp;
 use crate::api::public_url::PublicUrl;
 use crate::app::App;
 use crate::domain::activities::Actor;
+use crate::domain::app_config;
 use crate::domain::identity::audit;
 use crate::domain::packages::request::CreateRequest;
 use crate::domain::packages::status::{effective, Effective};
@@ -54,7 +55,13 @@ pub async fn create(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Value>> {
     limit(&app, &PACKAGE_CREATES, &ip).await?;
-    let request = CreateRequest::parse(body, &app.settings.packager.update_url)?;
+    // The deployment's default channels for those the request leaves out.
+    let config = app_config::load(app.state()).await?;
+    let request = CreateRequest::parse_with(
+        body,
+        &app.settings.packager.update_url,
+        &config.packager.default_channels,
+    )?;
     if request.args.update_roots.is_none() && app.settings.packager.update_root.is_none() {
         return Err(ApiError::bad_request(format!(
             "update_roots is required: this deployment has no trusted root metadata for {}",
