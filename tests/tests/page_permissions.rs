@@ -31,6 +31,19 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("GET", "/", "YYYYYYYY"),
     ("GET", "/account", "YYYYYYYY"),
     ("POST", "/account/password", "YYYYYYYY"),
+    ("GET", "/users", "YNNNNNNN"),
+    ("GET", "/users/new", "YNNNNNNN"),
+    ("POST", "/users/new", "YNNNNNNN"),
+    ("GET", "/users/{id}", "YNNNNNNN"),
+    ("POST", "/users/{id}", "YNNNNNNN"),
+    ("POST", "/users/{id}/password-reset", "YNNNNNNN"),
+    ("POST", "/users/{id}/token", "YNNNNNNN"),
+    ("POST", "/users/{id}/delete", "YNNNNNNN"),
+    ("GET", "/activity", "YYYYNNNN"),
+    ("GET", "/settings", "YYYYYYYY"),
+    ("POST", "/settings", "YNNNNNNN"),
+    ("GET", "/settings/sso", "YNNNNNNN"),
+    ("POST", "/settings/sso", "YNNNNNNN"),
     // Last: it ends the session (the caller signs in again).
     ("POST", "/logout", "YYYYYYYY"),
 ];
@@ -39,11 +52,31 @@ const MATRIX: &[(&str, &str, &str)] = &[
 const NAV: &[(&str, &str)] = &[
     ("/users", "YNNNNNNN"),
     ("/activity", "YYYYNNNN"),
-    ("/settings", "YNNNNNNN"),
+    ("/settings", "YYYYYYYY"),
 ];
 
 struct World {
     team1: u64,
+    /// A user whose page, roles and password reset the matrix posts.
+    target: u64,
+    /// An API-only user (a new token).
+    robot: u64,
+    /// A user the admin's line deletes.
+    doomed: u64,
+}
+
+async fn make_user(f: &Flotilla, email: &str, api_only: bool) -> u64 {
+    let mut body = serde_json::json!({"name": email, "email": email, "global_role": "observer"});
+    if api_only {
+        body["api_only"] = serde_json::json!(true);
+    } else {
+        body["password"] = serde_json::json!("matrix password 1!");
+    }
+    let (status, user) = f
+        .admin("POST", "/api/v1/fleet/users/admin", Some(body))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{user}");
+    user["user"]["id"].as_u64().expect("user id")
 }
 
 async fn build_world(f: &Flotilla) -> World {
@@ -57,21 +90,55 @@ async fn build_world(f: &Flotilla) -> World {
     assert_eq!(status, StatusCode::OK, "{team}");
     World {
         team1: team["team"]["id"].as_u64().expect("team id"),
+        target: make_user(f, "matrix-target@example.com", false).await,
+        robot: make_user(f, "matrix-robot@example.com", true).await,
+        doomed: make_user(f, "matrix-doomed@example.com", false).await,
     }
 }
 
 /// The path and form fields for a line of the matrix.
-fn prepare(template: &str, user: &TestUser) -> (String, Vec<(String, String)>) {
+fn prepare(template: &str, user: &TestUser, w: &World) -> (String, Vec<(String, String)>) {
+    let id = match template {
+        "/users/{id}/token" => w.robot,
+        "/users/{id}/delete" => w.doomed,
+        _ => w.target,
+    };
+    let text = |s: &str| s.to_string();
     let fields: Vec<(&str, String)> = match template {
         "/account/password" => vec![
             ("old_password", user.password.clone()),
             ("new_password", format!("{}x", user.password)),
             ("new_password_confirmation", format!("{}x", user.password)),
         ],
+        "/users/new" => vec![
+            ("name", text("Matrix new")),
+            ("email", text("matrix-new@example.com")),
+            ("password", text("matrix password 2!")),
+            ("global_role", text("observer")),
+        ],
+        "/users/{id}" => vec![
+            ("name", text("Matrix target")),
+            ("email", text("matrix-target@example.com")),
+            ("global_role", text("maintainer")),
+        ],
+        "/users/{id}/password-reset" => vec![("require", text("true"))],
+        "/settings" => vec![
+            ("org_name", text("Matrix org")),
+            ("contact_url", text("https://help.example.com/")),
+            ("orbit_channel", text("stable")),
+            ("osqueryd_channel", text("stable")),
+            ("desktop_channel", text("stable")),
+        ],
+        "/settings/sso" => vec![
+            ("idp_name", text("Matrix IdP")),
+            ("issuer_url", text("https://idp.example.com/")),
+            ("client_id", text("matrix")),
+            ("jit_default_role", text("observer")),
+        ],
         _ => Vec::new(),
     };
     (
-        template.to_string(),
+        template.replace("{id}", &id.to_string()),
         fields
             .into_iter()
             .map(|(k, v)| (k.to_string(), v))
@@ -116,7 +183,7 @@ async fn every_page_against_every_role(family: Family) {
             );
         }
         for (method, template, row) in MATRIX {
-            let (path, mut fields) = prepare(template, &user);
+            let (path, mut fields) = prepare(template, &user, &w);
             let page = if *method == "GET" {
                 browser.get(&path).await
             } else {
@@ -148,8 +215,9 @@ async fn every_page_against_every_role(family: Family) {
 async fn pages_need_a_session(family: Family) {
     let f = Flotilla::start(family).await;
     let admin = f.user(Some("admin"), &[]).await;
+    let w = build_world(&f).await;
     for (method, template, _) in MATRIX {
-        let (path, fields) = prepare(template, &admin);
+        let (path, fields) = prepare(template, &admin, &w);
         let anonymous = Browser::new(&f, None);
         let page = if *method == "GET" {
             anonymous.get(&path).await
