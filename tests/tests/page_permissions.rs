@@ -41,6 +41,19 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("GET", "/add-hosts/builds/{id}/progress", "YYNNYYNN"),
     ("GET", "/carves", "YYNNYYNN"),
     ("GET", "/carves/{id}", "YYNNYYNN"),
+    ("GET", "/users", "YNNNNNNN"),
+    ("GET", "/users/new", "YNNNNNNN"),
+    ("POST", "/users/new", "YNNNNNNN"),
+    ("GET", "/users/{id}", "YNNNNNNN"),
+    ("POST", "/users/{id}", "YNNNNNNN"),
+    ("POST", "/users/{id}/password-reset", "YNNNNNNN"),
+    ("POST", "/users/{id}/token", "YNNNNNNN"),
+    ("POST", "/users/{id}/delete", "YNNNNNNN"),
+    ("GET", "/activity", "YYYYNNNN"),
+    ("GET", "/settings", "YYYYYYYY"),
+    ("POST", "/settings", "YNNNNNNN"),
+    ("GET", "/settings/sso", "YNNNNNNN"),
+    ("POST", "/settings/sso", "YNNNNNNN"),
     // Last: it ends the session (the caller signs in again).
     ("POST", "/logout", "YYYYYYYY"),
 ];
@@ -51,7 +64,7 @@ const NAV: &[(&str, &str)] = &[
     ("/carves", "YYNNYYNN"),
     ("/users", "YNNNNNNN"),
     ("/activity", "YYYYNNNN"),
-    ("/settings", "YNNNNNNN"),
+    ("/settings", "YYYYYYYY"),
 ];
 
 struct World {
@@ -59,6 +72,12 @@ struct World {
     /// A package (not built: no job runs) and a carve of a team-1 host, for their pages.
     package: String,
     carve: u64,
+    /// A user whose page, roles and password reset the matrix posts.
+    target: u64,
+    /// An API-only user (a new token).
+    robot: u64,
+    /// A user the admin's line deletes.
+    doomed: u64,
 }
 
 /// A root.json to build from (nothing is built here) and a certificate to hand out.
@@ -71,6 +90,20 @@ fn setup() -> Setup {
         })),
         ..Setup::default()
     }
+}
+
+async fn make_user(f: &Flotilla, email: &str, api_only: bool) -> u64 {
+    let mut body = serde_json::json!({"name": email, "email": email, "global_role": "observer"});
+    if api_only {
+        body["api_only"] = serde_json::json!(true);
+    } else {
+        body["password"] = serde_json::json!("matrix password 1!");
+    }
+    let (status, user) = f
+        .admin("POST", "/api/v1/fleet/users/admin", Some(body))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{user}");
+    user["user"]["id"].as_u64().expect("user id")
 }
 
 async fn build_world(f: &Flotilla) -> World {
@@ -113,11 +146,20 @@ async fn build_world(f: &Flotilla) -> World {
         team1,
         package,
         carve,
+        target: make_user(f, "matrix-target@example.com", false).await,
+        robot: make_user(f, "matrix-robot@example.com", true).await,
+        doomed: make_user(f, "matrix-doomed@example.com", false).await,
     }
 }
 
 /// The path and form fields for a line of the matrix.
 fn prepare(template: &str, user: &TestUser, w: &World) -> (String, Vec<(String, String)>) {
+    let id = match template {
+        "/users/{id}/token" => w.robot,
+        "/users/{id}/delete" => w.doomed,
+        _ => w.target,
+    };
+    let text = |s: &str| s.to_string();
     let fields: Vec<(&str, String)> = match template {
         "/account/password" => vec![
             ("old_password", user.password.clone()),
@@ -129,13 +171,38 @@ fn prepare(template: &str, user: &TestUser, w: &World) -> (String, Vec<(String, 
             ("team", w.team1.to_string()),
             ("orbit_channel", "stable".to_string()),
         ],
+        "/users/new" => vec![
+            ("name", text("Matrix new")),
+            ("email", text("matrix-new@example.com")),
+            ("password", text("matrix password 2!")),
+            ("global_role", text("observer")),
+        ],
+        "/users/{id}" => vec![
+            ("name", text("Matrix target")),
+            ("email", text("matrix-target@example.com")),
+            ("global_role", text("maintainer")),
+        ],
+        "/users/{id}/password-reset" => vec![("require", text("true"))],
+        "/settings" => vec![
+            ("org_name", text("Matrix org")),
+            ("contact_url", text("https://help.example.com/")),
+            ("orbit_channel", text("stable")),
+            ("osqueryd_channel", text("stable")),
+            ("desktop_channel", text("stable")),
+        ],
+        "/settings/sso" => vec![
+            ("idp_name", text("Matrix IdP")),
+            ("issuer_url", text("https://idp.example.com/")),
+            ("client_id", text("matrix")),
+            ("jit_default_role", text("observer")),
+        ],
         _ => Vec::new(),
     };
     let path = match template {
         "/add-hosts/builds/{id}" => format!("/add-hosts/builds/{}", w.package),
         "/add-hosts/builds/{id}/progress" => format!("/add-hosts/builds/{}/progress", w.package),
         "/carves/{id}" => format!("/carves/{}", w.carve),
-        other => other.to_string(),
+        other => other.replace("{id}", &id.to_string()),
     };
     (
         path,
@@ -215,10 +282,14 @@ async fn every_page_against_every_role(family: Family) {
 async fn pages_need_a_session(family: Family) {
     let f = Flotilla::start(family).await;
     let admin = f.user(Some("admin"), &[]).await;
+    // Nothing here gets past sign-in: the ids need not exist.
     let w = World {
         team1: 1,
         package: "00000000-0000-0000-0000-000000000000".into(),
         carve: 1,
+        target: 1,
+        robot: 1,
+        doomed: 1,
     };
     for (method, template, _) in MATRIX {
         let (path, fields) = prepare(template, &admin, &w);

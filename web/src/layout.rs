@@ -72,8 +72,8 @@ const NAV: &[NavItem] = &[
     NavItem {
         path: "/settings",
         label: "Settings",
-        permission: Permission::WriteConfig,
-        global: true,
+        permission: Permission::ReadConfig,
+        global: false,
     },
 ];
 

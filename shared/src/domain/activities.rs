@@ -489,7 +489,8 @@ fn retention(days: u32) -> u32 {
     days.clamp(1, MAX_RETENTION_DAYS)
 }
 
-fn valid_kind(kind: &str) -> bool {
+/// Whether `kind` can be an activity type (1 to MAX_KIND_LEN of a-z, 0-9 and _).
+pub fn valid_kind(kind: &str) -> bool {
     (1..=MAX_KIND_LEN).contains(&kind.len())
         && kind
             .bytes()

@@ -1,5 +1,6 @@
-//! The deployment-wide settings (Fleet's "app config"): global agent options and org info,
-//! and the per-instance cache the config endpoint reads them through.
+//! The deployment-wide settings (Fleet's "app config"): global agent options, org info, the
+//! installers' default update channels, and the per-instance cache the config endpoint reads
+//! them through.
 
 use moka::sync::Cache;
 use serde::{Deserialize, Serialize};
@@ -7,8 +8,11 @@ use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::identity::audit::{self, ActedBy};
+use super::packages::request::check_channel;
 use super::scheduled_queries::{self, ScheduledQuery};
 use super::{agent_options, layout, records, teams};
+use crate::app::AppInner;
 use crate::error::ApiError;
 use crate::ports::{StateStore, StoreError};
 
@@ -36,11 +40,45 @@ impl Default for OrgInfo {
     }
 }
 
+/// The update channels an installer's agent follows when its create request names none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DefaultChannels {
+    #[serde(default = "stable")]
+    pub orbit: String,
+    #[serde(default = "stable")]
+    pub osqueryd: String,
+    #[serde(default = "stable")]
+    pub desktop: String,
+}
+
+fn stable() -> String {
+    "stable".into()
+}
+
+impl Default for DefaultChannels {
+    fn default() -> Self {
+        DefaultChannels {
+            orbit: stable(),
+            osqueryd: stable(),
+            desktop: stable(),
+        }
+    }
+}
+
+/// The packager's deployment-wide defaults.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackagerConfig {
+    #[serde(default)]
+    pub default_channels: DefaultChannels,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AppConfig {
     pub agent_options: Value,
     #[serde(default)]
     pub org_info: OrgInfo,
+    #[serde(default)]
+    pub packager: PackagerConfig,
 }
 
 impl Default for AppConfig {
@@ -48,6 +86,7 @@ impl Default for AppConfig {
         AppConfig {
             agent_options: agent_options::default_options(),
             org_info: OrgInfo::default(),
+            packager: PackagerConfig::default(),
         }
     }
 }
@@ -65,6 +104,35 @@ pub async fn load(store: &dyn StateStore) -> Result<AppConfig, StoreError> {
 pub struct AppConfigPatch {
     pub agent_options: Option<Value>,
     pub org_info: Option<OrgInfoPatch>,
+    pub packager: Option<PackagerConfigPatch>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackagerConfigPatch {
+    pub default_channels: Option<DefaultChannelsPatch>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DefaultChannelsPatch {
+    pub orbit: Option<String>,
+    pub osqueryd: Option<String>,
+    pub desktop: Option<String>,
+}
+
+/// Each channel given, checked as the packager checks a request's.
+fn check_channels(patch: &mut DefaultChannelsPatch) -> Result<(), ApiError> {
+    for (name, value) in [
+        ("packager.default_channels.orbit", &mut patch.orbit),
+        ("packager.default_channels.osqueryd", &mut patch.osqueryd),
+        ("packager.default_channels.desktop", &mut patch.desktop),
+    ] {
+        if let Some(given) = value.take() {
+            *value = Some(check_channel(name, given.trim().to_string())?);
+        }
+    }
+    Ok(())
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -75,9 +143,19 @@ pub struct OrgInfoPatch {
     pub contact_url: Option<String>,
 }
 
-pub async fn patch(store: &dyn StateStore, patch: AppConfigPatch) -> Result<AppConfig, ApiError> {
+pub async fn patch(
+    store: &dyn StateStore,
+    mut patch: AppConfigPatch,
+) -> Result<AppConfig, ApiError> {
     if let Some(options) = &patch.agent_options {
         agent_options::validate(options)?;
+    }
+    if let Some(channels) = patch
+        .packager
+        .as_mut()
+        .and_then(|p| p.default_channels.as_mut())
+    {
+        check_channels(channels)?;
     }
     records::update(
         store,
@@ -99,10 +177,50 @@ pub async fn patch(store: &dyn StateStore, patch: AppConfigPatch) -> Result<AppC
                     config.org_info.contact_url = url.clone();
                 }
             }
+            if let Some(channels) = patch
+                .packager
+                .as_ref()
+                .and_then(|p| p.default_channels.as_ref())
+            {
+                let current = &mut config.packager.default_channels;
+                for (given, field) in [
+                    (&channels.orbit, &mut current.orbit),
+                    (&channels.osqueryd, &mut current.osqueryd),
+                    (&channels.desktop, &mut current.desktop),
+                ] {
+                    if let Some(given) = given {
+                        field.clone_from(given);
+                    }
+                }
+            }
             Ok(config)
         },
     )
     .await
+}
+
+/// An admin's change, whatever asks (the JSON API or the admin UI), recorded in the activity
+/// log (`edited_agent_options` when it touches them, else `edited_app_config`).
+pub async fn save(
+    app: &AppInner,
+    by: &ActedBy<'_>,
+    change: AppConfigPatch,
+) -> Result<AppConfig, ApiError> {
+    let kind = if change.agent_options.is_some() {
+        "edited_agent_options"
+    } else {
+        "edited_app_config"
+    };
+    let config = patch(app.state(), change).await?;
+    audit::record(
+        app,
+        by.actor.clone(),
+        kind,
+        serde_json::json!({"global": true}),
+        by.source_ip,
+    )
+    .await?;
+    Ok(config)
 }
 
 /// What the config endpoint needs, cached per instance for `CONFIG_CACHE_TTL`, so that

@@ -5,8 +5,12 @@ mod add_hosts;
 mod carves;
 mod dashboard;
 mod my_device;
+mod activity;
+mod settings;
 mod setup;
 mod sign_in;
+mod sso_settings;
+mod users;
 
 use flotilla::api::routes::{Access, Group, Route};
 use flotilla::domain::identity::roles::Permission;
@@ -16,7 +20,7 @@ use crate::{assets, headers};
 
 /// The UI's routes, each inside the page layers (security headers, HTML errors, compression).
 pub fn routes() -> Vec<Route> {
-    use Access::{Open, PageTeam};
+    use Access::{Open, PageGlobal, PageTeam};
     use Permission::*;
     let page = |entry, path, access| {
         Route::new(Group::Admin, entry, path, access).wrapped(headers::page_layers)
@@ -92,6 +96,63 @@ pub fn routes() -> Vec<Route> {
             "/carves/{id}",
             PageTeam(ReadCarves),
         ),
+        page(method!(GET, users::list), "/users", PageGlobal(ManageUsers)),
+        page(
+            method!(GET, users::create::form),
+            "/users/new",
+            PageGlobal(ManageUsers),
+        ),
+        page(
+            method!(POST, users::create::submit),
+            "/users/new",
+            PageGlobal(ManageUsers),
+        ),
+        page(
+            method!(GET, users::show),
+            "/users/{id}",
+            PageGlobal(ManageUsers),
+        ),
+        page(
+            method!(POST, users::save),
+            "/users/{id}",
+            PageGlobal(ManageUsers),
+        ),
+        page(
+            method!(POST, users::require_reset),
+            "/users/{id}/password-reset",
+            PageGlobal(ManageUsers),
+        ),
+        page(
+            method!(POST, users::delete),
+            "/users/{id}/delete",
+            PageGlobal(ManageUsers),
+        ),
+        page(
+            method!(POST, users::new_token),
+            "/users/{id}/token",
+            PageGlobal(ManageUsers),
+        ),
+        page(
+            method!(GET, activity::show),
+            "/activity",
+            PageGlobal(ReadActivities),
+        ),
+        page(method!(GET, settings::show), "/settings", PageTeam(ReadConfig)),
+        page(
+            method!(POST, settings::save),
+            "/settings",
+            PageGlobal(WriteConfig),
+        ),
+        page(
+            method!(GET, sso_settings::show),
+            "/settings/sso",
+            PageGlobal(ManageSso),
+        ),
+        page(
+            method!(POST, sso_settings::save),
+            "/settings/sso",
+            PageGlobal(ManageSso),
+        ),
     ]
 }
 
@@ -113,14 +174,22 @@ pub(crate) fn see_other(to: &str) -> axum::response::Response {
         .into_response()
 }
 
-/// An activity in words: who did what.
-pub(crate) fn activity_text(activity: &flotilla::domain::activities::Activity) -> String {
+/// Who did something, in words.
+pub(crate) fn actor_text(actor: &flotilla::domain::activities::Actor) -> String {
     use flotilla::domain::activities::Actor;
-    let who = match &activity.actor {
+    match actor {
         Actor::User { name, email, .. } if !name.is_empty() => format!("{name} ({email})"),
         Actor::User { email, .. } => email.clone(),
         Actor::BreakGlass => "the break-glass token".to_string(),
         Actor::Anonymous => "someone not signed in".to_string(),
-    };
-    format!("{who}: {}", activity.kind.replace('_', " "))
+    }
+}
+
+/// An activity in words: who did what.
+pub(crate) fn activity_text(activity: &flotilla::domain::activities::Activity) -> String {
+    format!(
+        "{}: {}",
+        actor_text(&activity.actor),
+        activity.kind.replace('_', " ")
+    )
 }

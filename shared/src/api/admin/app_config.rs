@@ -9,7 +9,7 @@ use crate::api::client_ip::ClientIp;
 use crate::api::public_url::PublicUrl;
 use crate::app::App;
 use crate::domain::app_config::{self, AppConfig, AppConfigPatch};
-use crate::domain::identity::audit;
+use crate::domain::identity::audit::ActedBy;
 use crate::domain::identity::principal::Principal;
 use crate::error::ApiResult;
 
@@ -18,6 +18,7 @@ fn answer(config: &AppConfig, base: &str) -> Json<Value> {
     Json(json!({
         "agent_options": config.agent_options,
         "org_info": config.org_info,
+        "packager": config.packager,
         "packager_url": base,
     }))
 }
@@ -38,12 +39,6 @@ pub async fn patch(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Value>> {
     let patch: AppConfigPatch = parse(body)?;
-    let kind = if patch.agent_options.is_some() {
-        "edited_agent_options"
-    } else {
-        "edited_app_config"
-    };
-    let config = app_config::patch(app.state(), patch).await?;
-    audit::record(&app, principal.actor(), kind, json!({"global": true}), &ip).await?;
+    let config = app_config::save(&app, &ActedBy::new(&principal, &ip), patch).await?;
     Ok(answer(&config, &base))
 }

@@ -15,8 +15,8 @@ use crate::api::body::{parse, JsonBody};
 use crate::api::client_ip::ClientIp;
 use crate::api::public_url::PublicUrl;
 use crate::app::App;
-use crate::domain::identity::audit::{self, actor_of};
-use crate::domain::identity::oidc::{ProviderSettings, PENDING_LOGIN_TTL_SECS};
+use crate::domain::identity::audit::{self, actor_of, ActedBy};
+use crate::domain::identity::oidc::PENDING_LOGIN_TTL_SECS;
 use crate::domain::identity::principal::Principal;
 use crate::domain::identity::sso::{self, SignedIn};
 use crate::domain::identity::sso_settings::{self, SsoSettingsPatch};
@@ -31,8 +31,7 @@ pub async fn get_settings(State(app): State<App>, _: Principal) -> ApiResult<Jso
     })))
 }
 
-/// Saving settings that enable SSO first reaches the provider, so a typo fails here and not
-/// at everyone's next sign-in.
+/// Saving settings that enable SSO first reaches the provider (`sso_settings::save`).
 pub async fn patch_settings(
     State(app): State<App>,
     ClientIp(ip): ClientIp,
@@ -40,32 +39,7 @@ pub async fn patch_settings(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Value>> {
     let patch: SsoSettingsPatch = parse(body)?;
-    let candidate = sso_settings::apply(sso_settings::load(app.state()).await?, &patch)?;
-    if candidate.enable_sso {
-        if app.settings.identity.sso_client_secret.is_none() {
-            return Err(ApiError::bad_request(
-                "no OpenID Connect client secret is configured for this deployment (SsoClientSecretArn, or --sso-client-secret-file locally)",
-            ));
-        }
-        let provider = ProviderSettings {
-            issuer_url: candidate.issuer_url.clone(),
-            client_id: candidate.client_id.clone(),
-        };
-        app.identity
-            .oidc
-            .check(&provider)
-            .await
-            .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    }
-    let settings = sso_settings::patch(app.state(), patch).await?;
-    audit::record(
-        &app,
-        principal.actor(),
-        "edited_sso_settings",
-        json!(settings),
-        &ip,
-    )
-    .await?;
+    let settings = sso_settings::save(&app, &ActedBy::new(&principal, &ip), patch).await?;
     Ok(Json(json!({ "sso_settings": settings })))
 }
 

@@ -8,6 +8,21 @@ use crate::app::AppInner;
 use crate::domain::activities::{self, Actor, NewActivity};
 use crate::error::ApiError;
 
+/// Who acts, and from where: what an action's record in the activity log needs.
+pub struct ActedBy<'a> {
+    pub actor: Actor,
+    pub source_ip: &'a str,
+}
+
+impl<'a> ActedBy<'a> {
+    pub fn new(principal: &Principal, source_ip: &'a str) -> Self {
+        ActedBy {
+            actor: principal.actor(),
+            source_ip,
+        }
+    }
+}
+
 pub fn actor_of(user: &User) -> Actor {
     Actor::User {
         id: user.id,

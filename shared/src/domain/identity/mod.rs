@@ -13,4 +13,5 @@ pub mod sessions;
 pub mod setup;
 pub mod sso;
 pub mod sso_settings;
+pub mod user_admin;
 pub mod users;

@@ -3,7 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::audit::{self, ActedBy};
+use super::oidc::ProviderSettings;
 use super::roles::Role;
+use crate::app::AppInner;
 use crate::domain::{layout, records};
 use crate::error::ApiError;
 use crate::ports::{StateStore, StoreError};
@@ -135,4 +138,41 @@ pub async fn patch(
         |current: Option<SsoSettings>| apply(current.unwrap_or_default(), &patch),
     )
     .await
+}
+
+/// An admin's change to the settings, whatever asks (the JSON API or the admin UI): settings
+/// that enable SSO need the deployment's client secret and first reach the provider, so a typo
+/// fails here and not at everyone's next sign-in. Recorded in the activity log.
+pub async fn save(
+    app: &AppInner,
+    by: &ActedBy<'_>,
+    change: SsoSettingsPatch,
+) -> Result<SsoSettings, ApiError> {
+    let candidate = apply(load(app.state()).await?, &change)?;
+    if candidate.enable_sso {
+        if app.settings.identity.sso_client_secret.is_none() {
+            return Err(ApiError::bad_request(
+                "no OpenID Connect client secret is configured for this deployment (SsoClientSecretArn, or --sso-client-secret-file locally)",
+            ));
+        }
+        let provider = ProviderSettings {
+            issuer_url: candidate.issuer_url.clone(),
+            client_id: candidate.client_id.clone(),
+        };
+        app.identity
+            .oidc
+            .check(&provider)
+            .await
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    }
+    let settings = patch(app.state(), change).await?;
+    audit::record(
+        app,
+        by.actor.clone(),
+        "edited_sso_settings",
+        serde_json::json!(settings),
+        by.source_ip,
+    )
+    .await?;
+    Ok(settings)
 }

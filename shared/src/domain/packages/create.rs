@@ -10,7 +10,7 @@ use super::status::{effective, Effective};
 use super::{deduped_package, load, Package, Progress, Stage};
 use crate::app::App;
 use crate::domain::activities::Actor;
-use crate::domain::enroll_secrets;
+use crate::domain::{app_config, enroll_secrets};
 use crate::domain::identity::audit;
 use crate::domain::identity::principal::Principal;
 use crate::domain::identity::roles::{Permission, Scope};
@@ -25,7 +25,13 @@ use crate::ports::{Cond, Item, StoreError, WriteOp};
 /// recorded in the activity log. Answers the package id.
 pub async fn submit(app: &App, body: Value, actor: Actor, ip: &str) -> ApiResult<String> {
     PACKAGE_CREATES.enforce(app, ip).await?;
-    let request = CreateRequest::parse(body, &app.settings.packager.update_url)?;
+    // The deployment's default channels for those the request leaves out.
+    let config = app_config::load(app.state()).await?;
+    let request = CreateRequest::parse_with(
+        body,
+        &app.settings.packager.update_url,
+        &config.packager.default_channels,
+    )?;
     if request.args.update_roots.is_none() && app.settings.packager.update_root.is_none() {
         return Err(ApiError::bad_request(format!(
             "update_roots is required: this deployment has no trusted root metadata for {}",

@@ -8,6 +8,7 @@ use packager::options::PackageOptions;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::domain::app_config::DefaultChannels;
 use crate::error::ApiError;
 
 /// Everything a build needs, defaults applied. Holds the enroll secret: stored only in the
@@ -170,9 +171,13 @@ fn http_url(name: &str, value: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// `stable`, `edge` or a version prefix such as `4`, `4.6` or `5.12.1`.
-fn channel(name: &str, value: Option<String>) -> Result<String, ApiError> {
-    let value = value.unwrap_or_else(|| "stable".into());
+/// `stable`, `edge` or a version prefix such as `4`, `4.6` or `5.12.1`; `default` when absent.
+fn channel(name: &str, value: Option<String>, default: &str) -> Result<String, ApiError> {
+    check_channel(name, value.unwrap_or_else(|| default.to_string()))
+}
+
+/// A channel name: `stable`, `edge` or a version prefix such as `4`, `4.6` or `5.12.1`.
+pub fn check_channel(name: &str, value: String) -> Result<String, ApiError> {
     let valid = value.len() <= MAX_CHANNEL
         && value
             .chars()
@@ -306,7 +311,18 @@ fn update_roots(value: Option<&Value>) -> Result<Option<String>, ApiError> {
 }
 
 impl CreateRequest {
+    /// With the installers' default channels (`stable`).
     pub fn parse(body: Value, default_update_url: &str) -> Result<Self, ApiError> {
+        Self::parse_with(body, default_update_url, &DefaultChannels::default())
+    }
+
+    /// With the deployment's default channels (app config `packager.default_channels`) for
+    /// the channels a request leaves out.
+    pub fn parse_with(
+        body: Value,
+        default_update_url: &str,
+        channels: &DefaultChannels,
+    ) -> Result<Self, ApiError> {
         let fields = Fields::normalize(body)?;
         let kind = fields.required("type", 8)?;
         if PackageType::parse(&kind).is_none() {
@@ -355,14 +371,17 @@ impl CreateRequest {
             osqueryd_channel: channel(
                 "osqueryd_channel",
                 fields.line("osqueryd_channel", MAX_CHANNEL * 2)?,
+                &channels.osqueryd,
             )?,
             desktop_channel: channel(
                 "desktop_channel",
                 fields.line("desktop_channel", MAX_CHANNEL * 2)?,
+                &channels.desktop,
             )?,
             orbit_channel: channel(
                 "orbit_channel",
                 fields.line("orbit_channel", MAX_CHANNEL * 2)?,
+                &channels.orbit,
             )?,
             disable_updates: fields.flag("disable_updates", false)?,
             debug: fields.flag("debug", false)?,
@@ -460,6 +479,24 @@ mod tests {
         assert_eq!(args.update_url, UPDATES);
         assert_eq!(args.update_interval, "15m0s");
         assert!(args.service);
+    }
+
+    #[test]
+    fn omitted_channels_take_the_deployment_defaults() {
+        let channels = DefaultChannels {
+            orbit: "edge".into(),
+            osqueryd: "5.12".into(),
+            desktop: "stable".into(),
+        };
+        let body = json!({"type": "deb", "fleet_url": "https://f.example.com",
+            "enroll_secret": "s", "desktop_channel": "edge"});
+        let args = CreateRequest::parse_with(body, UPDATES, &channels)
+            .map_err(|e| e.to_string())
+            .map(|r| r.args);
+        let args = args.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(args.orbit_channel, "edge");
+        assert_eq!(args.osqueryd_channel, "5.12");
+        assert_eq!(args.desktop_channel, "edge", "the request's own wins");
     }
 
     #[test]
