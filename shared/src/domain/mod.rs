@@ -21,6 +21,8 @@ pub mod orbit;
 pub mod packages;
 pub mod rate_limit;
 pub mod records;
+pub mod query_admin;
 pub mod scheduled_queries;
+pub mod team_admin;
 pub mod team_removal;
 pub mod teams;
