@@ -7,6 +7,7 @@
 use std::collections::BTreeSet;
 
 use flotilla::api::routes::Access;
+use flotilla::domain::credentials::sha256_hex;
 use flotilla_tests::harness::{Family, Flotilla, TestUser};
 use flotilla_tests::page_client::{Browser, Page};
 use flotilla_web::route_table;
@@ -31,6 +32,26 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("GET", "/", "YYYYYYYY"),
     ("GET", "/account", "YYYYYYYY"),
     ("POST", "/account/password", "YYYYYYYY"),
+    ("GET", "/teams", "YYYYYYYY"),
+    ("POST", "/teams", "YNNNNNNN"),
+    ("GET", "/teams/global", "YYNNNNNN"),
+    ("POST", "/teams/global/secrets", "YYNNNNNN"),
+    ("POST", "/teams/global/secrets/delete", "YYNNNNNN"),
+    ("GET", "/teams/{id}", "YYYYYYYY"),
+    ("POST", "/teams/{id}/rename", "YNNNYNNN"),
+    ("POST", "/teams/{id}/delete", "YNNNNNNN"),
+    ("POST", "/teams/{id}/secrets", "YYNNYYNN"),
+    ("POST", "/teams/{id}/secrets/delete", "YYNNYYNN"),
+    ("GET", "/teams/{id}/agent-options", "YYYYYYYY"),
+    ("POST", "/teams/{id}/agent-options", "YNNNYNNN"),
+    ("GET", "/settings/agent-options", "YYYYYYYY"),
+    ("POST", "/settings/agent-options", "YNNNNNNN"),
+    ("GET", "/queries", "YYYYYYYY"),
+    ("POST", "/queries", "YYNNYYNN"),
+    ("GET", "/queries/new", "YYNNYYNN"),
+    ("GET", "/queries/{id}", "YYYYYYYY"),
+    ("POST", "/queries/{id}", "YYNNYYNN"),
+    ("POST", "/queries/{id}/delete", "YYNNYYNN"),
     // Last: it ends the session (the caller signs in again).
     ("POST", "/logout", "YYYYYYYY"),
 ];
@@ -44,6 +65,56 @@ const NAV: &[(&str, &str)] = &[
 
 struct World {
     team1: u64,
+    /// A saved query of team 1.
+    query1: u64,
+}
+
+/// Names made unique across the matrix's calls.
+static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+fn next() -> usize {
+    N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// An API call with the break-glass token that must succeed.
+async fn bg(f: &Flotilla, method: &str, path: &str, body: Option<serde_json::Value>) -> serde_json::Value {
+    let (status, answer) = f.admin_as(Some(&f.break_glass), method, path, body).await;
+    assert!(status.is_success(), "{method} {path}: {status} {answer}");
+    answer
+}
+
+/// Adds `secret` to the enroll secrets of a team (or the global ones).
+async fn add_secret(f: &Flotilla, team: Option<u64>, secret: &str) {
+    match team {
+        Some(team) => {
+            let path = format!("/api/v1/fleet/teams/{team}/secrets");
+            let mut secrets = bg(f, "GET", &path, None).await["secrets"].clone();
+            if let Some(list) = secrets.as_array_mut() {
+                list.push(serde_json::json!({ "secret": secret }));
+            }
+            bg(f, "PATCH", &path, Some(serde_json::json!({ "secrets": secrets }))).await;
+        }
+        None => {
+            let path = "/api/v1/fleet/spec/enroll_secret";
+            let mut secrets = bg(f, "GET", path, None).await["spec"]["secrets"].clone();
+            if let Some(list) = secrets.as_array_mut() {
+                list.push(serde_json::json!({ "secret": secret }));
+            }
+            bg(f, "POST", path, Some(serde_json::json!({ "spec": { "secrets": secrets } }))).await;
+        }
+    }
+}
+
+async fn new_query(f: &Flotilla, team: u64) -> u64 {
+    bg(
+        f,
+        "POST",
+        "/api/v1/fleet/queries",
+        Some(serde_json::json!({"name": format!("page query {}", next()), "query": "SELECT 1", "team_id": team})),
+    )
+    .await["query"]["id"]
+        .as_u64()
+        .expect("query id")
 }
 
 async fn build_world(f: &Flotilla) -> World {
@@ -55,23 +126,96 @@ async fn build_world(f: &Flotilla) -> World {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{team}");
+    let team1 = team["team"]["id"].as_u64().expect("team id");
     World {
-        team1: team["team"]["id"].as_u64().expect("team id"),
+        team1,
+        query1: new_query(f, team1).await,
     }
 }
 
-/// The path and form fields for a line of the matrix.
-fn prepare(template: &str, user: &TestUser) -> (String, Vec<(String, String)>) {
-    let fields: Vec<(&str, String)> = match template {
-        "/account/password" => vec![
-            ("old_password", user.password.clone()),
-            ("new_password", format!("{}x", user.password)),
-            ("new_password_confirmation", format!("{}x", user.password)),
-        ],
-        _ => Vec::new(),
+/// The path and form fields for a line of the matrix (what a destructive line acts on is
+/// made for it).
+async fn prepare(
+    f: &Flotilla,
+    w: &World,
+    template: &str,
+    user: &TestUser,
+) -> (String, Vec<(String, String)>) {
+    let n = next();
+    let team1 = w.team1.to_string();
+    let (path, fields): (String, Vec<(&str, String)>) = match template {
+        "/account/password" => (
+            template.into(),
+            vec![
+                ("old_password", user.password.clone()),
+                ("new_password", format!("{}x", user.password)),
+                ("new_password_confirmation", format!("{}x", user.password)),
+            ],
+        ),
+        "/teams" => (template.into(), vec![("name", format!("Page team {n}"))]),
+        "/teams/global/secrets/delete" => {
+            let secret = format!("global doomed {n}");
+            add_secret(f, None, &secret).await;
+            (template.into(), vec![("secret_hash", sha256_hex(&secret))])
+        }
+        "/teams/{id}/rename" => (
+            format!("/teams/{}/rename", w.team1),
+            vec![("name", "Team one".into())],
+        ),
+        "/teams/{id}/delete" => {
+            let doomed = bg(
+                f,
+                "POST",
+                "/api/v1/fleet/teams",
+                Some(serde_json::json!({"name": format!("Doomed {n}")})),
+            )
+            .await["team"]["id"]
+                .as_u64()
+                .expect("team id");
+            (format!("/teams/{doomed}/delete"), Vec::new())
+        }
+        "/teams/{id}/secrets/delete" => {
+            let secret = format!("team doomed {n}");
+            add_secret(f, Some(w.team1), &secret).await;
+            (
+                format!("/teams/{}/secrets/delete", w.team1),
+                vec![("secret_hash", sha256_hex(&secret))],
+            )
+        }
+        "/teams/{id}/agent-options" | "/settings/agent-options" => (
+            template.replace("{id}", &team1),
+            vec![
+                ("options", r#"{"config": {"options": {"distributed_interval": 10}}}"#.into()),
+                ("action", "review".into()),
+            ],
+        ),
+        "/queries" => (
+            template.into(),
+            vec![
+                ("name", format!("page query {n}")),
+                ("query", "SELECT 1".into()),
+                ("interval", "0".into()),
+                ("logging", "differential".into()),
+                ("team_id", team1.clone()),
+            ],
+        ),
+        "/queries/{id}" => (
+            format!("/queries/{}", w.query1),
+            vec![
+                ("name", format!("edited page query {n}")),
+                ("query", "SELECT 2".into()),
+                ("interval", "60".into()),
+                ("logging", "snapshot".into()),
+            ],
+        ),
+        "/queries/{id}/delete" => (
+            format!("/queries/{}/delete", new_query(f, w.team1).await),
+            Vec::new(),
+        ),
+        other => (other.replace("{id}", &team1), Vec::new()),
     };
     (
-        template.to_string(),
+        path,
         fields
             .into_iter()
             .map(|(k, v)| (k.to_string(), v))
@@ -116,7 +260,7 @@ async fn every_page_against_every_role(family: Family) {
             );
         }
         for (method, template, row) in MATRIX {
-            let (path, mut fields) = prepare(template, &user);
+            let (path, mut fields) = prepare(&f, &w, template, &user).await;
             let page = if *method == "GET" {
                 browser.get(&path).await
             } else {
@@ -148,8 +292,9 @@ async fn every_page_against_every_role(family: Family) {
 async fn pages_need_a_session(family: Family) {
     let f = Flotilla::start(family).await;
     let admin = f.user(Some("admin"), &[]).await;
+    let w = build_world(&f).await;
     for (method, template, _) in MATRIX {
-        let (path, fields) = prepare(template, &admin);
+        let (path, fields) = prepare(&f, &w, template, &admin).await;
         let anonymous = Browser::new(&f, None);
         let page = if *method == "GET" {
             anonymous.get(&path).await
