@@ -77,7 +77,12 @@ fn next() -> usize {
 }
 
 /// An API call with the break-glass token that must succeed.
-async fn bg(f: &Flotilla, method: &str, path: &str, body: Option<serde_json::Value>) -> serde_json::Value {
+async fn bg(
+    f: &Flotilla,
+    method: &str,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> serde_json::Value {
     let (status, answer) = f.admin_as(Some(&f.break_glass), method, path, body).await;
     assert!(status.is_success(), "{method} {path}: {status} {answer}");
     answer
@@ -92,7 +97,13 @@ async fn add_secret(f: &Flotilla, team: Option<u64>, secret: &str) {
             if let Some(list) = secrets.as_array_mut() {
                 list.push(serde_json::json!({ "secret": secret }));
             }
-            bg(f, "PATCH", &path, Some(serde_json::json!({ "secrets": secrets }))).await;
+            bg(
+                f,
+                "PATCH",
+                &path,
+                Some(serde_json::json!({ "secrets": secrets })),
+            )
+            .await;
         }
         None => {
             let path = "/api/v1/fleet/spec/enroll_secret";
@@ -100,7 +111,13 @@ async fn add_secret(f: &Flotilla, team: Option<u64>, secret: &str) {
             if let Some(list) = secrets.as_array_mut() {
                 list.push(serde_json::json!({ "secret": secret }));
             }
-            bg(f, "POST", path, Some(serde_json::json!({ "spec": { "secrets": secrets } }))).await;
+            bg(
+                f,
+                "POST",
+                path,
+                Some(serde_json::json!({ "spec": { "secrets": secrets } })),
+            )
+            .await;
         }
     }
 }
@@ -185,7 +202,10 @@ async fn prepare(
         "/teams/{id}/agent-options" | "/settings/agent-options" => (
             template.replace("{id}", &team1),
             vec![
-                ("options", r#"{"config": {"options": {"distributed_interval": 10}}}"#.into()),
+                (
+                    "options",
+                    r#"{"config": {"options": {"distributed_interval": 10}}}"#.into(),
+                ),
                 ("action", "review".into()),
             ],
         ),

@@ -7,7 +7,11 @@ use flotilla_tests::page_client::Browser;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-flotilla_tests::both!(queries_through_forms, team_users_and_observers, modify_query_api);
+flotilla_tests::both!(
+    queries_through_forms,
+    team_users_and_observers,
+    modify_query_api
+);
 
 async fn bg(f: &Flotilla, method: &str, path: &str, body: Option<Value>) -> Value {
     let (status, answer) = f.admin_as(Some(&f.break_glass), method, path, body).await;
@@ -27,7 +31,13 @@ async fn query(f: &Flotilla, id: u64) -> Option<Value> {
 }
 
 async fn create_team(f: &Flotilla, name: &str) -> u64 {
-    bg(f, "POST", "/api/v1/fleet/teams", Some(json!({ "name": name }))).await["team"]["id"]
+    bg(
+        f,
+        "POST",
+        "/api/v1/fleet/teams",
+        Some(json!({ "name": name })),
+    )
+    .await["team"]["id"]
         .as_u64()
         .expect("team id")
 }
@@ -48,7 +58,9 @@ async fn queries_through_forms(family: Family) {
 
     let form = browser.get("/queries/new").await;
     assert_eq!(form.status, StatusCode::OK);
-    assert!(form.body.contains("<option value=\"\" selected>Global (every host)</option>"));
+    assert!(form
+        .body
+        .contains("<option value=\"\" selected>Global (every host)</option>"));
 
     let created = browser
         .post(
@@ -78,31 +90,48 @@ async fn queries_through_forms(family: Family) {
 
     let list = browser.get("/queries").await;
     assert_eq!(list.status, StatusCode::OK);
-    assert!(list.body.contains(&format!("href=\"/queries/{id}\">uptime</a>")));
+    assert!(list
+        .body
+        .contains(&format!("href=\"/queries/{id}\">uptime</a>")));
     assert!(list.body.contains("every 1 hour(s)"));
     assert!(list.body.contains("macOS, Linux"));
     assert!(list.body.contains(&format!("href=\"/live?query_id={id}\"")));
     let page = browser.get(&format!("/queries/{id}")).await;
     assert!(page.body.contains("value=\"uptime\""));
-    assert!(page.body.contains("name=\"platform_darwin\" type=\"checkbox\" checked"));
+    assert!(page
+        .body
+        .contains("name=\"platform_darwin\" type=\"checkbox\" checked"));
 
     // A bad interval and a taken name come back with the message and what was typed.
     let bad = browser
         .post(
             &format!("/queries/{id}"),
-            &[("name", "uptime 2"), ("query", "SELECT 2"), ("interval", "soon"), ("logging", "snapshot")],
+            &[
+                ("name", "uptime 2"),
+                ("query", "SELECT 2"),
+                ("interval", "soon"),
+                ("logging", "snapshot"),
+            ],
         )
         .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert!(bad.body.contains("whole number of seconds"));
     assert!(bad.body.contains("value=\"soon\"") && bad.body.contains("value=\"uptime 2\""));
     browser
-        .post("/queries", &[("name", "other"), ("query", "SELECT 1"), ("interval", "0")])
+        .post(
+            "/queries",
+            &[("name", "other"), ("query", "SELECT 1"), ("interval", "0")],
+        )
         .await;
     let taken = browser
         .post(
             &format!("/queries/{id}"),
-            &[("name", "other"), ("query", "SELECT 2"), ("interval", "60"), ("logging", "snapshot")],
+            &[
+                ("name", "other"),
+                ("query", "SELECT 2"),
+                ("interval", "60"),
+                ("logging", "snapshot"),
+            ],
         )
         .await;
     assert_eq!(taken.status, StatusCode::CONFLICT);
@@ -121,7 +150,10 @@ async fn queries_through_forms(family: Family) {
         )
         .await;
     assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
-    assert_eq!(saved.location(), Some(format!("/queries/{id}?notice=saved").as_str()));
+    assert_eq!(
+        saved.location(),
+        Some(format!("/queries/{id}?notice=saved").as_str())
+    );
     let stored = query(&f, id).await.expect("still there");
     assert_eq!(stored["name"], "uptime, every minute");
     assert_eq!(stored["query"], "SELECT total_seconds FROM uptime;");
@@ -132,7 +164,9 @@ async fn queries_through_forms(family: Family) {
 
     // Delete.
     let page = browser.get(&format!("/queries/{id}")).await;
-    assert!(page.body.contains("data-confirm=\"Delete the query \u{201c}uptime, every minute\u{201d}?"));
+    assert!(page
+        .body
+        .contains("data-confirm=\"Delete the query \u{201c}uptime, every minute\u{201d}?"));
     let deleted = browser.post(&format!("/queries/{id}/delete"), &[]).await;
     assert_eq!(deleted.status, StatusCode::SEE_OTHER);
     assert_eq!(deleted.location(), Some("/queries?notice=deleted"));
@@ -184,7 +218,10 @@ async fn team_users_and_observers(family: Family) {
     let post = |path: String, fields: Vec<(String, String)>| {
         let browser = &browser;
         async move {
-            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let fields: Vec<(&str, &str)> = fields
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
             browser.post(&path, &fields).await
         }
     };
@@ -202,7 +239,10 @@ async fn team_users_and_observers(family: Family) {
     let page = browser.get(&format!("/queries/{global}")).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(!page.body.contains("Save changes"));
-    assert_eq!(browser.get(&format!("/queries/{theirs}")).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        browser.get(&format!("/queries/{theirs}")).await.status,
+        StatusCode::FORBIDDEN
+    );
     let edit = vec![
         ("name".to_string(), "hijacked".to_string()),
         ("query".to_string(), "SELECT 4".to_string()),
@@ -217,7 +257,11 @@ async fn team_users_and_observers(family: Family) {
     assert_eq!(query(&f, global).await.expect("kept")["name"], "global");
     assert_eq!(query(&f, theirs).await.expect("kept")["name"], "two's");
     let list = browser.get("/queries").await;
-    assert!(list.body.contains(">global</a>") && !list.body.contains("two&#39;s") && !list.body.contains("two's"));
+    assert!(
+        list.body.contains(">global</a>")
+            && !list.body.contains("two&#39;s")
+            && !list.body.contains("two's")
+    );
 
     // An observer: no forms, and forged posts are refused.
     let observer = f.user(Some("observer"), &[]).await;
@@ -231,7 +275,10 @@ async fn team_users_and_observers(family: Family) {
         (format!("/queries/{global}"), edit.clone()),
         (format!("/queries/{global}/delete"), Vec::new()),
     ] {
-        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let fields: Vec<(&str, &str)> = fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         let page = browser.post(&path, &fields).await;
         assert_eq!(page.status, StatusCode::FORBIDDEN, "{path}");
     }
@@ -257,7 +304,10 @@ async fn modify_query_api(family: Family) {
     )
     .await;
     assert_eq!(changed["query"]["query"], "SELECT 2");
-    assert_eq!(changed["query"]["interval"], 60, "what is not given is kept");
+    assert_eq!(
+        changed["query"]["interval"], 60,
+        "what is not given is kept"
+    );
     let stored = query(&f, id).await.expect("there");
     assert_eq!(stored["query"], "SELECT 2");
     assert_eq!(stored["observer_can_run"], true);
@@ -270,8 +320,15 @@ async fn modify_query_api(family: Family) {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let (status, _) = f
-        .admin("PATCH", "/api/v1/fleet/queries/999999", Some(json!({"interval": 1})))
+        .admin(
+            "PATCH",
+            "/api/v1/fleet/queries/999999",
+            Some(json!({"interval": 1})),
+        )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_eq!(query(&f, id).await.expect("there")["logging"], "differential");
+    assert_eq!(
+        query(&f, id).await.expect("there")["logging"],
+        "differential"
+    );
 }

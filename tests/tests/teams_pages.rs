@@ -8,7 +8,12 @@ use flotilla_tests::page_client::{Browser, Page};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-flotilla_tests::both!(teams_through_forms, enroll_secrets_through_forms, agent_options_editor, refusals);
+flotilla_tests::both!(
+    teams_through_forms,
+    enroll_secrets_through_forms,
+    agent_options_editor,
+    refusals
+);
 
 async fn bg(f: &Flotilla, method: &str, path: &str, body: Option<Value>) -> Value {
     let (status, answer) = f.admin_as(Some(&f.break_glass), method, path, body).await;
@@ -26,13 +31,25 @@ async fn team_names(f: &Flotilla) -> Vec<String> {
 }
 
 async fn create_team(f: &Flotilla, name: &str) -> u64 {
-    bg(f, "POST", "/api/v1/fleet/teams", Some(json!({ "name": name }))).await["team"]["id"]
+    bg(
+        f,
+        "POST",
+        "/api/v1/fleet/teams",
+        Some(json!({ "name": name })),
+    )
+    .await["team"]["id"]
         .as_u64()
         .expect("team id")
 }
 
 async fn team_secrets(f: &Flotilla, team: u64) -> Vec<String> {
-    bg(f, "GET", &format!("/api/v1/fleet/teams/{team}/secrets"), None).await["secrets"]
+    bg(
+        f,
+        "GET",
+        &format!("/api/v1/fleet/teams/{team}/secrets"),
+        None,
+    )
+    .await["secrets"]
         .as_array()
         .expect("secrets")
         .iter()
@@ -81,10 +98,16 @@ async fn teams_through_forms(family: Family) {
     // Its generated secret is shown, as the API lists it.
     let secrets = team_secrets(&f, id).await;
     assert_eq!(secrets.len(), 1);
-    assert!(page.body.contains(&format!("<code class=\"secret\">{}</code>", secrets[0])));
-    assert!(page.body.contains(&format!("href=\"/teams/{id}/agent-options\"")));
+    assert!(page
+        .body
+        .contains(&format!("<code class=\"secret\">{}</code>", secrets[0])));
+    assert!(page
+        .body
+        .contains(&format!("href=\"/teams/{id}/agent-options\"")));
     let list = browser.get("/teams").await;
-    assert!(list.body.contains(&format!("href=\"/teams/{id}\">Blue</a>")));
+    assert!(list
+        .body
+        .contains(&format!("href=\"/teams/{id}\">Blue</a>")));
 
     // A name taken or empty: the form comes back with the message and what was typed.
     create_team(&f, "Taken").await;
@@ -113,7 +136,8 @@ async fn teams_through_forms(family: Family) {
     // Delete: the button says what happens to the hosts.
     let page = browser.get(&format!("/teams/{id}")).await;
     assert!(
-        page.body.contains("data-confirm=\"Delete the team \u{201c}Green\u{201d}?")
+        page.body
+            .contains("data-confirm=\"Delete the team \u{201c}Green\u{201d}?")
             && page.body.contains("its hosts stay, moved to no team"),
         "{}",
         page.body
@@ -145,7 +169,10 @@ async fn enroll_secrets_through_forms(family: Family) {
     // A team's: add one, delete one.
     let before = team_secrets(&f, team).await;
     let added = browser.post(&format!("/teams/{team}/secrets"), &[]).await;
-    see_other(&added, &format!("/teams/{team}?notice=secret-added#secrets"));
+    see_other(
+        &added,
+        &format!("/teams/{team}?notice=secret-added#secrets"),
+    );
     let after = team_secrets(&f, team).await;
     assert_eq!(after.len(), before.len() + 1);
     let new = after
@@ -162,7 +189,10 @@ async fn enroll_secrets_through_forms(family: Family) {
             &[("secret_hash", &sha256_hex(&before[0]))],
         )
         .await;
-    see_other(&removed, &format!("/teams/{team}?notice=secret-deleted#secrets"));
+    see_other(
+        &removed,
+        &format!("/teams/{team}?notice=secret-deleted#secrets"),
+    );
     assert_eq!(team_secrets(&f, team).await, vec![new.clone()]);
     let unknown = browser
         .post(
@@ -191,9 +221,16 @@ async fn enroll_secrets_through_forms(family: Family) {
         .clone();
     let mut host = f.client("4c4c4544-0000-0000-0000-0000000000bb");
     host.enroll_secret = new.clone();
-    assert_eq!(host.enroll().await.status, StatusCode::OK, "the new secret enrolls");
+    assert_eq!(
+        host.enroll().await.status,
+        StatusCode::OK,
+        "the new secret enrolls"
+    );
     let removed = browser
-        .post("/teams/global/secrets/delete", &[("secret_hash", &sha256_hex(&new))])
+        .post(
+            "/teams/global/secrets/delete",
+            &[("secret_hash", &sha256_hex(&new))],
+        )
         .await;
     see_other(&removed, "/teams/global?notice=secret-deleted#secrets");
     assert_eq!(global_secrets(&f).await, before);
@@ -214,7 +251,11 @@ async fn enroll_secrets_through_forms(family: Family) {
 fn reviewed(page: &Page) -> String {
     let marker = "name=\"reviewed\" value=\"";
     let at = page.body.find(marker).expect("a save form") + marker.len();
-    page.body[at..].split('"').next().expect("value").to_string()
+    page.body[at..]
+        .split('"')
+        .next()
+        .expect("value")
+        .to_string()
 }
 
 fn interval(config: &Value) -> &Value {
@@ -228,13 +269,18 @@ async fn agent_options_editor(family: Family) {
 
     let editor = browser.get("/settings/agent-options").await;
     assert_eq!(editor.status, StatusCode::OK);
-    assert!(editor.body.contains("<textarea id=\"options\" name=\"options\""));
+    assert!(editor
+        .body
+        .contains("<textarea id=\"options\" name=\"options\""));
     assert!(editor.body.contains("distributed_interval"));
 
     // A syntax error names its line; the text is kept.
     let broken = "{\n  \"config\": {\n    \"options\": {\n      \"distributed_interval\": 10,,\n    }\n  }\n}";
     let page = browser
-        .post("/settings/agent-options", &[("options", broken), ("action", "review")])
+        .post(
+            "/settings/agent-options",
+            &[("options", broken), ("action", "review")],
+        )
         .await;
     assert_eq!(page.status, StatusCode::BAD_REQUEST);
     assert!(page.body.contains("line 4: column"), "{}", page.body);
@@ -243,7 +289,10 @@ async fn agent_options_editor(family: Family) {
     // A mistyped value names the key and its line.
     let mistyped = "{\n  \"config\": {\n    \"options\": {\n      \"pack_delimiter\": \"/\",\n      \"distributed_interval\": \"ten\"\n    }\n  }\n}";
     let page = browser
-        .post("/settings/agent-options", &[("options", mistyped), ("action", "review")])
+        .post(
+            "/settings/agent-options",
+            &[("options", mistyped), ("action", "review")],
+        )
         .await;
     assert_eq!(page.status, StatusCode::BAD_REQUEST);
     assert!(
@@ -255,7 +304,10 @@ async fn agent_options_editor(family: Family) {
     // So does one in a platform override, and an unknown top-level key is refused.
     let overridden = "{\n  \"overrides\": {\n    \"platforms\": {\n      \"windows\": {\n        \"options\": {\"distributed_interval\": true}\n      }\n    }\n  }\n}";
     let page = browser
-        .post("/settings/agent-options", &[("options", overridden), ("action", "review")])
+        .post(
+            "/settings/agent-options",
+            &[("options", overridden), ("action", "review")],
+        )
         .await;
     assert_eq!(page.status, StatusCode::BAD_REQUEST);
     assert!(page.body.contains(
@@ -263,16 +315,25 @@ async fn agent_options_editor(family: Family) {
     ));
     let unknown = "{\n  \"config\": {},\n  \"bogus\": 1\n}";
     let page = browser
-        .post("/settings/agent-options", &[("options", unknown), ("action", "review")])
+        .post(
+            "/settings/agent-options",
+            &[("options", unknown), ("action", "review")],
+        )
         .await;
     assert_eq!(page.status, StatusCode::BAD_REQUEST);
-    assert!(page.body.contains("line 3: `bogus` is not a known key"), "{}", page.body);
+    assert!(
+        page.body.contains("line 3: `bogus` is not a known key"),
+        "{}",
+        page.body
+    );
     // The JSON API checks the same way.
     let (status, answer) = f
         .admin(
             "PATCH",
             "/api/v1/fleet/config",
-            Some(json!({"agent_options": {"config": {"options": {"distributed_interval": "ten"}}}})),
+            Some(
+                json!({"agent_options": {"config": {"options": {"distributed_interval": "ten"}}}}),
+            ),
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -286,15 +347,29 @@ async fn agent_options_editor(family: Family) {
     assert_eq!(interval(&before), 10);
     let mut proposed = before.clone();
     proposed["config"]["options"]["distributed_interval"] = json!(42);
-    proposed["overrides"] = json!({"platforms": {"darwin": {"options": {"distributed_interval": 90}}}});
+    proposed["overrides"] =
+        json!({"platforms": {"darwin": {"options": {"distributed_interval": 90}}}});
     let text = serde_json::to_string_pretty(&proposed).expect("json");
     let review = browser
-        .post("/settings/agent-options", &[("options", &text), ("action", "review")])
+        .post(
+            "/settings/agent-options",
+            &[("options", &text), ("action", "review")],
+        )
         .await;
     assert_eq!(review.status, StatusCode::OK, "{}", review.body);
-    assert!(review.body.contains("<span class=\"diff-del\">-       &quot;distributed_interval&quot;: 10,"), "{}", review.body);
-    assert!(review.body.contains("<span class=\"diff-add\">+       &quot;distributed_interval&quot;: 42,"));
-    assert!(review.body.contains("<span class=\"diff-add\">+       &quot;darwin&quot;: {"));
+    assert!(
+        review
+            .body
+            .contains("<span class=\"diff-del\">-       &quot;distributed_interval&quot;: 10,"),
+        "{}",
+        review.body
+    );
+    assert!(review
+        .body
+        .contains("<span class=\"diff-add\">+       &quot;distributed_interval&quot;: 42,"));
+    assert!(review
+        .body
+        .contains("<span class=\"diff-add\">+       &quot;darwin&quot;: {"));
     assert_eq!(
         interval(&bg(&f, "GET", "/api/v1/fleet/config", None).await["agent_options"]),
         10,
@@ -306,7 +381,11 @@ async fn agent_options_editor(family: Family) {
     let saved = browser
         .post(
             "/settings/agent-options",
-            &[("options", &text), ("action", "save"), ("reviewed", &fingerprint)],
+            &[
+                ("options", &text),
+                ("action", "save"),
+                ("reviewed", &fingerprint),
+            ],
         )
         .await;
     see_other(&saved, "/settings/agent-options?notice=saved");
@@ -317,12 +396,21 @@ async fn agent_options_editor(family: Family) {
     proposed["config"]["options"]["distributed_interval"] = json!(7);
     let text = serde_json::to_string_pretty(&proposed).expect("json");
     let review = browser
-        .post("/settings/agent-options", &[("options", &text), ("action", "review")])
+        .post(
+            "/settings/agent-options",
+            &[("options", &text), ("action", "review")],
+        )
         .await;
     let stale = reviewed(&review);
     let mut meanwhile = now.clone();
     meanwhile["config"]["options"]["distributed_interval"] = json!(11);
-    bg(&f, "PATCH", "/api/v1/fleet/config", Some(json!({ "agent_options": meanwhile }))).await;
+    bg(
+        &f,
+        "PATCH",
+        "/api/v1/fleet/config",
+        Some(json!({ "agent_options": meanwhile })),
+    )
+    .await;
     let refused = browser
         .post(
             "/settings/agent-options",
@@ -330,8 +418,15 @@ async fn agent_options_editor(family: Family) {
         )
         .await;
     assert_eq!(refused.status, StatusCode::CONFLICT);
-    assert!(refused.body.contains("changed these agent options since your review"));
-    assert!(refused.body.contains("&quot;distributed_interval&quot;: 11,"), "the diff is against the options as they are now");
+    assert!(refused
+        .body
+        .contains("changed these agent options since your review"));
+    assert!(
+        refused
+            .body
+            .contains("&quot;distributed_interval&quot;: 11,"),
+        "the diff is against the options as they are now"
+    );
     assert_ne!(reviewed(&refused), stale);
     assert_eq!(
         interval(&bg(&f, "GET", "/api/v1/fleet/config", None).await["agent_options"]),
@@ -346,14 +441,21 @@ async fn agent_options_editor(family: Family) {
     let own = json!({"config": {"options": {"distributed_interval": 5}}});
     let text = serde_json::to_string_pretty(&own).expect("json");
     let review = browser
-        .post(&format!("/teams/{team}/agent-options"), &[("options", &text), ("action", "review")])
+        .post(
+            &format!("/teams/{team}/agent-options"),
+            &[("options", &text), ("action", "review")],
+        )
         .await;
     assert_eq!(review.status, StatusCode::OK);
     assert!(review.body.contains("+   &quot;config&quot;: {"));
     let saved = browser
         .post(
             &format!("/teams/{team}/agent-options"),
-            &[("options", &text), ("action", "save"), ("reviewed", &reviewed(&review))],
+            &[
+                ("options", &text),
+                ("action", "save"),
+                ("reviewed", &reviewed(&review)),
+            ],
         )
         .await;
     see_other(&saved, &format!("/teams/{team}/agent-options?notice=saved"));
@@ -399,7 +501,10 @@ async fn refusals(family: Family) {
         .await;
     assert_eq!(page.status, StatusCode::FORBIDDEN);
     // Another team's page is not theirs to read.
-    assert_eq!(browser.get(&format!("/teams/{two}")).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        browser.get(&format!("/teams/{two}")).await.status,
+        StatusCode::FORBIDDEN
+    );
     let list = browser.get("/teams").await;
     assert!(list.body.contains("One, renamed") && !list.body.contains(">Two<"));
     assert!(!list.body.contains("Create team"));
@@ -414,7 +519,10 @@ async fn refusals(family: Family) {
     let options = r#"{"config": {"options": {"distributed_interval": 1}}}"#;
     let forged: Vec<(String, Vec<(&str, String)>)> = vec![
         ("/teams".into(), vec![("name", "Forged".into())]),
-        (format!("/teams/{two}/rename"), vec![("name", "Forged".into())]),
+        (
+            format!("/teams/{two}/rename"),
+            vec![("name", "Forged".into())],
+        ),
         (format!("/teams/{two}/delete"), vec![]),
         (format!("/teams/{two}/secrets"), vec![]),
         (
@@ -424,11 +532,19 @@ async fn refusals(family: Family) {
         ("/teams/global/secrets".into(), vec![]),
         (
             format!("/teams/{two}/agent-options"),
-            vec![("options", options.into()), ("action", "save".into()), ("reviewed", "x".into())],
+            vec![
+                ("options", options.into()),
+                ("action", "save".into()),
+                ("reviewed", "x".into()),
+            ],
         ),
         (
             "/settings/agent-options".into(),
-            vec![("options", options.into()), ("action", "save".into()), ("reviewed", "x".into())],
+            vec![
+                ("options", options.into()),
+                ("action", "save".into()),
+                ("reviewed", "x".into()),
+            ],
         ),
     ];
     for (path, fields) in &forged {

@@ -249,7 +249,11 @@ pub fn check(options: &Value) -> Result<(), Problem> {
     }
     if let Some(channels) = top.get("update_channels") {
         let channels = object(channels, "update_channels")?;
-        only_known(channels, &["orbit", "osqueryd", "desktop"], "update_channels")?;
+        only_known(
+            channels,
+            &["orbit", "osqueryd", "desktop"],
+            "update_channels",
+        )?;
         for (name, channel) in channels {
             expect(channel, Kind::Text, &child("update_channels", name))?;
         }
@@ -296,7 +300,13 @@ fn check_config(config: &Value, path: &str) -> Result<(), Problem> {
         ));
     }
     only_known(config, CONFIG_KEYS, path)?;
-    for key in ["packs", "file_paths", "file_accesses", "exclude_paths", "views"] {
+    for key in [
+        "packs",
+        "file_paths",
+        "file_accesses",
+        "exclude_paths",
+        "views",
+    ] {
         if let Some(value) = config.get(key) {
             let kind = if key == "file_accesses" {
                 Kind::TextList
@@ -322,7 +332,11 @@ fn check_config(config: &Value, path: &str) -> Result<(), Problem> {
     if let Some(decorators) = config.get("decorators") {
         let decorators_path = child(path, "decorators");
         let decorators = object(decorators, &decorators_path)?;
-        only_known(decorators, &["load", "always", "interval"], &decorators_path)?;
+        only_known(
+            decorators,
+            &["load", "always", "interval"],
+            &decorators_path,
+        )?;
         for key in ["load", "always"] {
             if let Some(queries) = decorators.get(key) {
                 expect(queries, Kind::TextList, &child(&decorators_path, key))?;
@@ -642,7 +656,9 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(platform.line, Some(2));
-        assert!(platform.message.contains("overrides.platforms.darwin.options.verbose"));
+        assert!(platform
+            .message
+            .contains("overrides.platforms.darwin.options.verbose"));
         assert!(parse_text(&to_text(&default_options())).is_ok());
     }
 }

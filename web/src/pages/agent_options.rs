@@ -145,7 +145,15 @@ fn notice_text(code: Option<&str>) -> Option<&'static str> {
 async fn show(app: &App, viewer: &Viewer, team: Option<u64>, q: Shown) -> ApiResult<Markup> {
     let target = target(app, viewer, team).await?;
     let text = target.current.as_ref().map(to_text).unwrap_or_default();
-    editor(app, viewer, &target, &text, notice_text(q.notice.as_deref()), None).await
+    editor(
+        app,
+        viewer,
+        &target,
+        &text,
+        notice_text(q.notice.as_deref()),
+        None,
+    )
+    .await
 }
 
 pub async fn show_team(
@@ -189,7 +197,10 @@ fn diff_lines(old: &str, new: &str) -> (Vec<(ChangeTag, String)>, usize, usize) 
             ChangeTag::Delete => removed += 1,
             ChangeTag::Equal => {}
         }
-        lines.push((change.tag(), change.value().trim_end_matches('\n').to_string()));
+        lines.push((
+            change.tag(),
+            change.value().trim_end_matches('\n').to_string(),
+        ));
     }
     (lines, added, removed)
 }
@@ -273,10 +284,19 @@ async fn submit(
         return Ok(review(viewer, &target, &proposed, &form.options, None).into_response());
     }
     let Some(reviewed) = form.reviewed.as_deref() else {
-        return Err(ApiError::bad_request("a save needs the review it was made from"));
+        return Err(ApiError::bad_request(
+            "a save needs the review it was made from",
+        ));
     };
-    match team_admin::set_agent_options(app, &viewer.principal, team, proposed.clone(), Some(reviewed), ip)
-        .await
+    match team_admin::set_agent_options(
+        app,
+        &viewer.principal,
+        team,
+        proposed.clone(),
+        Some(reviewed),
+        ip,
+    )
+    .await
     {
         Ok(()) => Ok(see_other(&format!("{}?notice=saved", target.path))),
         Err(ApiError::Conflict(_)) => {

@@ -46,7 +46,11 @@ pub fn routes() -> Vec<Route> {
         ),
         // Teams, their enroll secrets, the global ones.
         page(method!(GET, teams::list), "/teams", PageTeam(ReadTeams)),
-        page(method!(POST, teams::create), "/teams", PageGlobal(ManageTeams)),
+        page(
+            method!(POST, teams::create),
+            "/teams",
+            PageGlobal(ManageTeams),
+        ),
         page(
             method!(GET, teams::secrets::global),
             "/teams/global",
@@ -62,7 +66,11 @@ pub fn routes() -> Vec<Route> {
             "/teams/global/secrets/delete",
             PageGlobal(WriteEnrollSecrets),
         ),
-        page(method!(GET, teams::team::show), "/teams/{id}", PageTeam(ReadTeams)),
+        page(
+            method!(GET, teams::team::show),
+            "/teams/{id}",
+            PageTeam(ReadTeams),
+        ),
         page(
             method!(POST, teams::team::rename),
             "/teams/{id}/rename",
@@ -105,14 +113,26 @@ pub fn routes() -> Vec<Route> {
             PageGlobal(WriteAgentOptions),
         ),
         // Saved queries.
-        page(method!(GET, queries::list), "/queries", PageTeam(ReadQueries)),
-        page(method!(POST, queries::create), "/queries", PageTeam(WriteQueries)),
+        page(
+            method!(GET, queries::list),
+            "/queries",
+            PageTeam(ReadQueries),
+        ),
+        page(
+            method!(POST, queries::create),
+            "/queries",
+            PageTeam(WriteQueries),
+        ),
         page(
             method!(GET, queries::new_form),
             "/queries/new",
             PageTeam(WriteQueries),
         ),
-        page(method!(GET, queries::show), "/queries/{id}", PageTeam(ReadQueries)),
+        page(
+            method!(GET, queries::show),
+            "/queries/{id}",
+            PageTeam(ReadQueries),
+        ),
         page(
             method!(POST, queries::update),
             "/queries/{id}",

@@ -24,7 +24,11 @@ use crate::forms::{form_problem, PageForm};
 use crate::layout;
 
 /// The platforms a query may be limited to (Fleet's comma-separated `platform`).
-const PLATFORMS: [(&str, &str); 3] = [("darwin", "macOS"), ("windows", "Windows"), ("linux", "Linux")];
+const PLATFORMS: [(&str, &str); 3] = [
+    ("darwin", "macOS"),
+    ("windows", "Windows"),
+    ("linux", "Linux"),
+];
 
 #[derive(Deserialize, Default)]
 pub struct Shown {
@@ -201,7 +205,9 @@ impl QueryForm {
             return Ok(0);
         }
         text.parse().map_err(|_| {
-            ApiError::bad_request("the interval must be a whole number of seconds (0: not scheduled)")
+            ApiError::bad_request(
+                "the interval must be a whole number of seconds (0: not scheduled)",
+            )
         })
     }
 
@@ -232,7 +238,10 @@ async fn writable_teams(app: &App, viewer: &Viewer) -> ApiResult<(bool, Vec<Team
         .into_iter()
         .filter(|t| principal.can(Permission::WriteQueries, Scope::Team(t.id)))
         .collect();
-    Ok((principal.can(Permission::WriteQueries, Scope::Global), teams))
+    Ok((
+        principal.can(Permission::WriteQueries, Scope::Global),
+        teams,
+    ))
 }
 
 /// The fields of a query, as a form (`teams`: the team choice on create).
@@ -411,7 +420,15 @@ pub async fn show(
 ) -> ApiResult<Markup> {
     let query = query_admin::read(&app, &viewer.principal, id).await?;
     let form = QueryForm::of(&query);
-    query_page(&app, &viewer, &query, &form, notice_text(q.notice.as_deref()), None).await
+    query_page(
+        &app,
+        &viewer,
+        &query,
+        &form,
+        notice_text(q.notice.as_deref()),
+        None,
+    )
+    .await
 }
 
 fn change(form: &QueryForm) -> Result<QueryChange, ApiError> {
@@ -442,7 +459,8 @@ pub async fn update(
         Ok(_) => Ok(see_other(&format!("/queries/{id}?notice=saved"))),
         Err(err) if form_problem(&err) => {
             let query = query_admin::read(&app, &viewer.principal, id).await?;
-            let page = query_page(&app, &viewer, &query, &form, None, Some(&err.to_string())).await?;
+            let page =
+                query_page(&app, &viewer, &query, &form, None, Some(&err.to_string())).await?;
             Ok((err.status(), page).into_response())
         }
         Err(err) => Err(err),

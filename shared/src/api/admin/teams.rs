@@ -53,10 +53,7 @@ pub async fn patch(
     Id(id): Id,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Value>> {
-    principal.require(
-        Permission::ManageTeams,
-        Scope::Team(id),
-    )?;
+    principal.require(Permission::ManageTeams, Scope::Team(id))?;
     let request: TeamChange = parse(body)?;
     let _ = request.description;
     let team = match request.name {
@@ -108,10 +105,7 @@ pub async fn replace_secrets(
     Id(id): Id,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Value>> {
-    principal.require(
-        Permission::WriteEnrollSecrets,
-        Scope::Team(id),
-    )?;
+    principal.require(Permission::WriteEnrollSecrets, Scope::Team(id))?;
     let request: SecretsRequest = parse(body)?;
     let wanted = request.secrets.into_iter().map(|s| s.secret).collect();
     let secrets = team_admin::replace_secrets(&app, &principal, Some(id), wanted, &ip).await?;

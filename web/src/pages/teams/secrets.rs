@@ -97,7 +97,12 @@ pub struct Doomed {
 }
 
 /// Re-renders the page a secret form came from with the domain's refusal, or passes it on.
-async fn refused(app: &App, viewer: &Viewer, team: Option<u64>, err: ApiError) -> ApiResult<Response> {
+async fn refused(
+    app: &App,
+    viewer: &Viewer,
+    team: Option<u64>,
+    err: ApiError,
+) -> ApiResult<Response> {
     if !form_problem(&err) {
         return Err(err);
     }
@@ -121,7 +126,10 @@ fn page_of(team: Option<u64>) -> String {
 
 async fn add(app: &App, viewer: &Viewer, team: Option<u64>, ip: &str) -> ApiResult<Response> {
     match team_admin::add_secret(app, &viewer.principal, team, ip).await {
-        Ok(_) => Ok(see_other(&format!("{}?notice=secret-added#secrets", page_of(team)))),
+        Ok(_) => Ok(see_other(&format!(
+            "{}?notice=secret-added#secrets",
+            page_of(team)
+        ))),
         Err(err) => refused(app, viewer, team, err).await,
     }
 }

@@ -52,7 +52,9 @@ pub(super) async fn render(
     } else {
         None
     };
-    Ok(page(app, viewer, &team, secrets, notice, problems, typed_name))
+    Ok(page(
+        app, viewer, &team, secrets, notice, problems, typed_name,
+    ))
 }
 
 fn page(
