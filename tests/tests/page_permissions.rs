@@ -7,6 +7,7 @@
 use std::collections::BTreeSet;
 
 use flotilla::api::routes::Access;
+use flotilla::domain::credentials::sha256_hex;
 use flotilla_tests::harness::{Family, Flotilla, Setup, TestUser};
 use flotilla_tests::osquery_client::OsqueryClient;
 use flotilla_tests::page_client::{Browser, Page};
@@ -54,6 +55,26 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("POST", "/settings", "YNNNNNNN"),
     ("GET", "/settings/sso", "YNNNNNNN"),
     ("POST", "/settings/sso", "YNNNNNNN"),
+    ("GET", "/teams", "YYYYYYYY"),
+    ("POST", "/teams", "YNNNNNNN"),
+    ("GET", "/teams/global", "YYNNNNNN"),
+    ("POST", "/teams/global/secrets", "YYNNNNNN"),
+    ("POST", "/teams/global/secrets/delete", "YYNNNNNN"),
+    ("GET", "/teams/{id}", "YYYYYYYY"),
+    ("POST", "/teams/{id}/rename", "YNNNYNNN"),
+    ("POST", "/teams/{id}/delete", "YNNNNNNN"),
+    ("POST", "/teams/{id}/secrets", "YYNNYYNN"),
+    ("POST", "/teams/{id}/secrets/delete", "YYNNYYNN"),
+    ("GET", "/teams/{id}/agent-options", "YYYYYYYY"),
+    ("POST", "/teams/{id}/agent-options", "YNNNYNNN"),
+    ("GET", "/settings/agent-options", "YYYYYYYY"),
+    ("POST", "/settings/agent-options", "YNNNNNNN"),
+    ("GET", "/queries", "YYYYYYYY"),
+    ("POST", "/queries", "YYNNYYNN"),
+    ("GET", "/queries/new", "YYNNYYNN"),
+    ("GET", "/queries/{id}", "YYYYYYYY"),
+    ("POST", "/queries/{id}", "YYNNYYNN"),
+    ("POST", "/queries/{id}/delete", "YYNNYYNN"),
     // Last: it ends the session (the caller signs in again).
     ("POST", "/logout", "YYYYYYYY"),
 ];
@@ -78,6 +99,8 @@ struct World {
     robot: u64,
     /// A user the admin's line deletes.
     doomed: u64,
+    /// A saved query of team 1.
+    query1: u64,
 }
 
 /// A root.json to build from (nothing is built here) and a certificate to hand out.
@@ -104,6 +127,71 @@ async fn make_user(f: &Flotilla, email: &str, api_only: bool) -> u64 {
         .await;
     assert_eq!(status, StatusCode::OK, "{user}");
     user["user"]["id"].as_u64().expect("user id")
+}
+
+/// Names made unique across the matrix's calls.
+static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+fn next() -> usize {
+    N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// An API call with the break-glass token that must succeed.
+async fn bg(
+    f: &Flotilla,
+    method: &str,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> serde_json::Value {
+    let (status, answer) = f.admin_as(Some(&f.break_glass), method, path, body).await;
+    assert!(status.is_success(), "{method} {path}: {status} {answer}");
+    answer
+}
+
+/// Adds `secret` to the enroll secrets of a team (or the global ones).
+async fn add_secret(f: &Flotilla, team: Option<u64>, secret: &str) {
+    match team {
+        Some(team) => {
+            let path = format!("/api/v1/fleet/teams/{team}/secrets");
+            let mut secrets = bg(f, "GET", &path, None).await["secrets"].clone();
+            if let Some(list) = secrets.as_array_mut() {
+                list.push(serde_json::json!({ "secret": secret }));
+            }
+            bg(
+                f,
+                "PATCH",
+                &path,
+                Some(serde_json::json!({ "secrets": secrets })),
+            )
+            .await;
+        }
+        None => {
+            let path = "/api/v1/fleet/spec/enroll_secret";
+            let mut secrets = bg(f, "GET", path, None).await["spec"]["secrets"].clone();
+            if let Some(list) = secrets.as_array_mut() {
+                list.push(serde_json::json!({ "secret": secret }));
+            }
+            bg(
+                f,
+                "POST",
+                path,
+                Some(serde_json::json!({ "spec": { "secrets": secrets } })),
+            )
+            .await;
+        }
+    }
+}
+
+async fn new_query(f: &Flotilla, team: u64) -> u64 {
+    bg(
+        f,
+        "POST",
+        "/api/v1/fleet/queries",
+        Some(serde_json::json!({"name": format!("page query {}", next()), "query": "SELECT 1", "team_id": team})),
+    )
+    .await["query"]["id"]
+        .as_u64()
+        .expect("query id")
 }
 
 async fn build_world(f: &Flotilla) -> World {
@@ -149,60 +237,147 @@ async fn build_world(f: &Flotilla) -> World {
         target: make_user(f, "matrix-target@example.com", false).await,
         robot: make_user(f, "matrix-robot@example.com", true).await,
         doomed: make_user(f, "matrix-doomed@example.com", false).await,
+        query1: new_query(f, team1).await,
     }
 }
 
-/// The path and form fields for a line of the matrix.
-fn prepare(template: &str, user: &TestUser, w: &World) -> (String, Vec<(String, String)>) {
-    let id = match template {
-        "/users/{id}/token" => w.robot,
-        "/users/{id}/delete" => w.doomed,
-        _ => w.target,
-    };
-    let text = |s: &str| s.to_string();
-    let fields: Vec<(&str, String)> = match template {
-        "/account/password" => vec![
-            ("old_password", user.password.clone()),
-            ("new_password", format!("{}x", user.password)),
-            ("new_password_confirmation", format!("{}x", user.password)),
-        ],
-        "/add-hosts/build" => vec![
-            ("platform", "deb".to_string()),
-            ("team", w.team1.to_string()),
-            ("orbit_channel", "stable".to_string()),
-        ],
-        "/users/new" => vec![
-            ("name", text("Matrix new")),
-            ("email", text("matrix-new@example.com")),
-            ("password", text("matrix password 2!")),
-            ("global_role", text("observer")),
-        ],
-        "/users/{id}" => vec![
-            ("name", text("Matrix target")),
-            ("email", text("matrix-target@example.com")),
-            ("global_role", text("maintainer")),
-        ],
-        "/users/{id}/password-reset" => vec![("require", text("true"))],
-        "/settings" => vec![
-            ("org_name", text("Matrix org")),
-            ("contact_url", text("https://help.example.com/")),
-            ("orbit_channel", text("stable")),
-            ("osqueryd_channel", text("stable")),
-            ("desktop_channel", text("stable")),
-        ],
-        "/settings/sso" => vec![
-            ("idp_name", text("Matrix IdP")),
-            ("issuer_url", text("https://idp.example.com/")),
-            ("client_id", text("matrix")),
-            ("jit_default_role", text("observer")),
-        ],
-        _ => Vec::new(),
-    };
-    let path = match template {
-        "/add-hosts/builds/{id}" => format!("/add-hosts/builds/{}", w.package),
-        "/add-hosts/builds/{id}/progress" => format!("/add-hosts/builds/{}/progress", w.package),
-        "/carves/{id}" => format!("/carves/{}", w.carve),
-        other => other.replace("{id}", &id.to_string()),
+/// The path and form fields for a line of the matrix (what a destructive line acts on is
+/// made for it).
+async fn prepare(
+    f: &Flotilla,
+    w: &World,
+    template: &str,
+    user: &TestUser,
+) -> (String, Vec<(String, String)>) {
+    let n = next();
+    let team1 = w.team1.to_string();
+    let (path, fields): (String, Vec<(&str, String)>) = match template {
+        "/account/password" => (
+            template.into(),
+            vec![
+                ("old_password", user.password.clone()),
+                ("new_password", format!("{}x", user.password)),
+                ("new_password_confirmation", format!("{}x", user.password)),
+            ],
+        ),
+        "/teams" => (template.into(), vec![("name", format!("Page team {n}"))]),
+        "/teams/global/secrets/delete" => {
+            let secret = format!("global doomed {n}");
+            add_secret(f, None, &secret).await;
+            (template.into(), vec![("secret_hash", sha256_hex(&secret))])
+        }
+        "/teams/{id}/rename" => (
+            format!("/teams/{}/rename", w.team1),
+            vec![("name", "Team one".into())],
+        ),
+        "/teams/{id}/delete" => {
+            let doomed = bg(
+                f,
+                "POST",
+                "/api/v1/fleet/teams",
+                Some(serde_json::json!({"name": format!("Doomed {n}")})),
+            )
+            .await["team"]["id"]
+                .as_u64()
+                .expect("team id");
+            (format!("/teams/{doomed}/delete"), Vec::new())
+        }
+        "/teams/{id}/secrets/delete" => {
+            let secret = format!("team doomed {n}");
+            add_secret(f, Some(w.team1), &secret).await;
+            (
+                format!("/teams/{}/secrets/delete", w.team1),
+                vec![("secret_hash", sha256_hex(&secret))],
+            )
+        }
+        "/teams/{id}/agent-options" | "/settings/agent-options" => (
+            template.replace("{id}", &team1),
+            vec![
+                (
+                    "options",
+                    r#"{"config": {"options": {"distributed_interval": 10}}}"#.into(),
+                ),
+                ("action", "review".into()),
+            ],
+        ),
+        "/queries" => (
+            template.into(),
+            vec![
+                ("name", format!("page query {n}")),
+                ("query", "SELECT 1".into()),
+                ("interval", "0".into()),
+                ("logging", "differential".into()),
+                ("team_id", team1.clone()),
+            ],
+        ),
+        "/queries/{id}" => (
+            format!("/queries/{}", w.query1),
+            vec![
+                ("name", format!("edited page query {n}")),
+                ("query", "SELECT 2".into()),
+                ("interval", "60".into()),
+                ("logging", "snapshot".into()),
+            ],
+        ),
+        "/queries/{id}/delete" => (
+            format!("/queries/{}/delete", new_query(f, w.team1).await),
+            Vec::new(),
+        ),
+        "/add-hosts/build" => (
+            template.into(),
+            vec![
+                ("platform", "deb".to_string()),
+                ("team", team1.clone()),
+                ("orbit_channel", "stable".to_string()),
+            ],
+        ),
+        "/add-hosts/builds/{id}" | "/add-hosts/builds/{id}/progress" => {
+            (template.replace("{id}", &w.package), Vec::new())
+        }
+        "/carves/{id}" => (template.replace("{id}", &w.carve.to_string()), Vec::new()),
+        "/users/new" => (
+            template.into(),
+            vec![
+                ("name", "Matrix new".into()),
+                ("email", format!("matrix-new-{n}@example.com")),
+                ("password", "matrix password 2!".into()),
+                ("global_role", "observer".into()),
+            ],
+        ),
+        "/users/{id}/token" => (template.replace("{id}", &w.robot.to_string()), Vec::new()),
+        "/users/{id}/delete" => (template.replace("{id}", &w.doomed.to_string()), Vec::new()),
+        "/users/{id}/password-reset" => (
+            template.replace("{id}", &w.target.to_string()),
+            vec![("require", "true".into())],
+        ),
+        "/users/{id}" => (
+            template.replace("{id}", &w.target.to_string()),
+            vec![
+                ("name", "Matrix target".into()),
+                ("email", "matrix-target@example.com".into()),
+                ("global_role", "maintainer".into()),
+            ],
+        ),
+        "/settings" => (
+            template.into(),
+            vec![
+                ("org_name", "Matrix org".into()),
+                ("contact_url", "https://help.example.com/".into()),
+                ("orbit_channel", "stable".into()),
+                ("osqueryd_channel", "stable".into()),
+                ("desktop_channel", "stable".into()),
+            ],
+        ),
+        "/settings/sso" => (
+            template.into(),
+            vec![
+                ("idp_name", "Matrix IdP".into()),
+                ("issuer_url", "https://idp.example.com/".into()),
+                ("client_id", "matrix".into()),
+                ("jit_default_role", "observer".into()),
+            ],
+        ),
+        other => (other.replace("{id}", &team1), Vec::new()),
     };
     (
         path,
@@ -250,7 +425,7 @@ async fn every_page_against_every_role(family: Family) {
             );
         }
         for (method, template, row) in MATRIX {
-            let (path, mut fields) = prepare(template, &user, &w);
+            let (path, mut fields) = prepare(&f, &w, template, &user).await;
             let page = if *method == "GET" {
                 browser.get(&path).await
             } else {
@@ -280,19 +455,11 @@ async fn every_page_against_every_role(family: Family) {
 }
 
 async fn pages_need_a_session(family: Family) {
-    let f = Flotilla::start(family).await;
+    let f = Flotilla::start_with(family, setup()).await;
     let admin = f.user(Some("admin"), &[]).await;
-    // Nothing here gets past sign-in: the ids need not exist.
-    let w = World {
-        team1: 1,
-        package: "00000000-0000-0000-0000-000000000000".into(),
-        carve: 1,
-        target: 1,
-        robot: 1,
-        doomed: 1,
-    };
+    let w = build_world(&f).await;
     for (method, template, _) in MATRIX {
-        let (path, fields) = prepare(template, &admin, &w);
+        let (path, fields) = prepare(&f, &w, template, &admin).await;
         let anonymous = Browser::new(&f, None);
         let page = if *method == "GET" {
             anonymous.get(&path).await

@@ -79,6 +79,7 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/fleet/hosts/{id}/refetch", "YYYYYYYYY"),
     ("GET", "/api/v1/fleet/queries", "YYYYYFFFF"),
     ("POST", "/api/v1/fleet/queries", "YYYNNYYNN"),
+    ("PATCH", "/api/v1/fleet/queries/{id}", "YYYNNYYNN"),
     ("DELETE", "/api/v1/fleet/queries/{id}", "YYYNNYYNN"),
     ("POST", "/api/v1/fleet/queries/run", "YYYYNYYYN"),
     ("GET", "/api/v1/fleet/campaigns/{id}/results", "YYYYYFFFF"),
@@ -117,6 +118,7 @@ const OUTSIDE_TEAM_1: &[(&str, &str, &str)] = &[
     ("rename team 2", "team2-rename", "YYNNNNNNN"),
     ("save a query in team 2", "team2-query", "YYYNNNNNN"),
     ("save a global query", "global-query", "YYYNNNNNN"),
+    ("edit a global query", "edit-global-query", "YYYNNNNNN"),
     ("run SQL on a team 2 host", "run-host2", "YYYYNNNNN"),
     (
         "run an observer_can_run query",
@@ -471,6 +473,23 @@ async fn prepare(
             template.into(),
             Some(json!({"name": format!("q{n}"), "query": "SELECT 1", "team_id": w.team1})),
         ),
+        ("PATCH", "/api/v1/fleet/queries/{id}") => {
+            let id = bg(
+                f,
+                "POST",
+                "/api/v1/fleet/queries",
+                Some(
+                    json!({"name": format!("edited{n}"), "query": "SELECT 1", "team_id": w.team1}),
+                ),
+            )
+            .await["query"]["id"]
+                .as_u64()
+                .expect("id");
+            (
+                format!("/api/v1/fleet/queries/{id}"),
+                Some(json!({"interval": 60, "name": format!("edited{n} again")})),
+            )
+        }
         ("DELETE", "/api/v1/fleet/queries/{id}") => {
             let id = bg(
                 f,
@@ -622,6 +641,11 @@ async fn prepare_outside(
             "POST",
             "/api/v1/fleet/queries/run".into(),
             json!({"query_id": w.observer_query, "selected": {"all": true}}),
+        ),
+        "edit-global-query" => (
+            "PATCH",
+            format!("/api/v1/fleet/queries/{}", w.other_query),
+            json!({"interval": 120}),
         ),
         "run-other-query" => (
             "POST",

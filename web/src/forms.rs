@@ -22,3 +22,10 @@ where
             })
     }
 }
+
+/// Whether a domain refusal is about what was typed (a bad value, a name already taken), to
+/// show on the form sent back, rather than an error page (not allowed, not found, a failure).
+pub fn form_problem(error: &flotilla::error::ApiError) -> bool {
+    use flotilla::error::ApiError;
+    matches!(error, ApiError::BadRequest(_) | ApiError::Conflict(_))
+}

@@ -560,6 +560,12 @@ fn declared() -> Vec<Route> {
         (
             Admin,
             "/api/v1/fleet/queries/{id}",
+            method!(PATCH, admin::queries::patch),
+            Team(WriteQueries),
+        ),
+        (
+            Admin,
+            "/api/v1/fleet/queries/{id}",
             method!(DELETE, admin::queries::delete),
             Team(WriteQueries),
         ),

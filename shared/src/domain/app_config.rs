@@ -223,6 +223,28 @@ pub async fn save(
     Ok(config)
 }
 
+/// Replaces the global agent options (validated first); with `reviewed`, only if they are
+/// still those it fingerprints, else 409 (`agent_options::check_reviewed`).
+pub async fn set_agent_options(
+    store: &dyn StateStore,
+    options: Value,
+    reviewed: Option<&str>,
+) -> Result<AppConfig, ApiError> {
+    agent_options::validate(&options)?;
+    records::update(
+        store,
+        &layout::app_config(),
+        None,
+        |current: Option<AppConfig>| {
+            let mut config = current.unwrap_or_default();
+            agent_options::check_reviewed(Some(&config.agent_options), reviewed)?;
+            config.agent_options = options.clone();
+            Ok(config)
+        },
+    )
+    .await
+}
+
 /// What the config endpoint needs, cached per instance for `CONFIG_CACHE_TTL`, so that
 /// config polling (Fleet's largest egress) costs no store call on a warm instance. Ages are
 /// measured on the app's clock, so tests move time instead of sleeping.

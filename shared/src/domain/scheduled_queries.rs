@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::layout;
+use super::{layout, records};
 use crate::error::ApiError;
 use crate::ports::state::query_all;
 use crate::ports::{Cond, Item, Query, StateStore, StoreError, WriteOp};
@@ -66,41 +66,65 @@ pub async fn list(store: &dyn StateStore) -> Result<Vec<ScheduledQuery>, StoreEr
         .collect()
 }
 
-pub async fn create(
-    store: &dyn StateStore,
-    now: DateTime<Utc>,
-    new: NewScheduledQuery,
-) -> Result<ScheduledQuery, ApiError> {
-    let name = new.name.trim();
+/// A change to a saved query (Fleet's `PATCH /api/v1/fleet/queries/{id}`): what is given
+/// replaces what is stored. A query stays in its team.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueryChange {
+    pub name: Option<String>,
+    pub query: Option<String>,
+    pub interval: Option<u64>,
+    pub platform: Option<String>,
+    pub min_osquery_version: Option<String>,
+    pub logging: Option<String>,
+    /// Accepted and ignored, as on create.
+    pub description: Option<String>,
+    pub observer_can_run: Option<bool>,
+}
+
+/// Refuses a query that is not well formed: name, SQL, logging, platforms.
+fn check(query: &ScheduledQuery) -> Result<(), ApiError> {
+    let name = &query.name;
     if name.is_empty() || name.len() > 255 || name.contains('/') {
         return Err(ApiError::bad_request(
             "query name must be 1 to 255 characters without '/'",
         ));
     }
-    if new.query.trim().is_empty() || new.query.len() > MAX_QUERY_LEN {
+    if query.query.trim().is_empty() || query.query.len() > MAX_QUERY_LEN {
         return Err(ApiError::bad_request(format!(
             "query must be 1 to {MAX_QUERY_LEN} characters"
         )));
     }
-    if !matches!(new.logging.as_str(), "snapshot" | "differential") {
+    if !matches!(query.logging.as_str(), "snapshot" | "differential") {
         return Err(ApiError::bad_request(
             "logging must be \"snapshot\" or \"differential\"",
         ));
     }
-    let existing = list(store).await?;
+    Ok(())
+}
+
+/// 409 when another query of the same team (or another global one) has the name.
+fn check_unique(existing: &[ScheduledQuery], query: &ScheduledQuery) -> Result<(), ApiError> {
     if existing
         .iter()
-        .any(|q| q.team_id == new.team_id && q.name == name)
+        .any(|q| q.id != query.id && q.team_id == query.team_id && q.name == query.name)
     {
         return Err(ApiError::Conflict(format!(
-            "a query named {name:?} already exists"
+            "a query named {:?} already exists",
+            query.name
         )));
     }
-    let id = u64::try_from(store.increment(&layout::counter("query"), 1, None).await?)
-        .map_err(|_| ApiError::Internal("query counter went negative".into()))?;
-    let query = ScheduledQuery {
-        id,
-        name: name.to_string(),
+    Ok(())
+}
+
+pub async fn create(
+    store: &dyn StateStore,
+    now: DateTime<Utc>,
+    new: NewScheduledQuery,
+) -> Result<ScheduledQuery, ApiError> {
+    let mut query = ScheduledQuery {
+        id: 0,
+        name: new.name.trim().to_string(),
         query: new.query,
         interval: new.interval,
         platform: new.platform,
@@ -110,13 +134,60 @@ pub async fn create(
         observer_can_run: new.observer_can_run,
         created_at: now,
     };
+    check(&query)?;
+    check_unique(&list(store).await?, &query)?;
+    query.id = u64::try_from(store.increment(&layout::counter("query"), 1, None).await?)
+        .map_err(|_| ApiError::Internal("query counter went negative".into()))?;
     store
         .write(vec![WriteOp::Put {
-            item: Item::encode(layout::scheduled_query(id), &query)?,
+            item: Item::encode(layout::scheduled_query(query.id), &query)?,
             cond: Cond::NotExists,
         }])
         .await?;
     Ok(query)
+}
+
+/// Applies a change to query `id` (404 when there is none), under the item's version.
+pub async fn update(
+    store: &dyn StateStore,
+    id: u64,
+    change: QueryChange,
+) -> Result<ScheduledQuery, ApiError> {
+    let existing = list(store).await?;
+    records::update(
+        store,
+        &layout::scheduled_query(id),
+        None,
+        |current: Option<ScheduledQuery>| {
+            let mut query =
+                current.ok_or_else(|| ApiError::not_found(format!("query {id} not found")))?;
+            if let Some(name) = &change.name {
+                query.name = name.trim().to_string();
+            }
+            if let Some(sql) = &change.query {
+                query.query = sql.clone();
+            }
+            if let Some(interval) = change.interval {
+                query.interval = interval;
+            }
+            if let Some(platform) = &change.platform {
+                query.platform = platform.clone();
+            }
+            if let Some(version) = &change.min_osquery_version {
+                query.min_osquery_version = version.clone();
+            }
+            if let Some(logging) = &change.logging {
+                query.logging = logging.clone();
+            }
+            if let Some(observer_can_run) = change.observer_can_run {
+                query.observer_can_run = observer_can_run;
+            }
+            check(&query)?;
+            check_unique(&existing, &query)?;
+            Ok(query)
+        },
+    )
+    .await
 }
 
 pub async fn get(store: &dyn StateStore, id: u64) -> Result<Option<ScheduledQuery>, StoreError> {

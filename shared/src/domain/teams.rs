@@ -166,11 +166,13 @@ pub async fn rename(store: &dyn StateStore, id: u64, name: &str) -> Result<Team,
     )))
 }
 
-/// Replaces the team's agent options (validated first).
+/// Replaces the team's agent options (validated first). With `reviewed`, only if the
+/// options are still those it fingerprints (`agent_options::check_reviewed`), else 409.
 pub async fn set_agent_options(
     store: &dyn StateStore,
     id: u64,
     options: Value,
+    reviewed: Option<&str>,
 ) -> Result<Team, ApiError> {
     agent_options::validate(&options)?;
     records::update(
@@ -179,6 +181,7 @@ pub async fn set_agent_options(
         Some(layout::teams_index(id)),
         |team: Option<Team>| {
             let mut team = team.filter(|t| !t.deleting).ok_or_else(|| not_found(id))?;
+            agent_options::check_reviewed(team.agent_options.as_ref(), reviewed)?;
             team.agent_options = Some(options.clone());
             Ok(team)
         },

@@ -1,15 +1,18 @@
 //! Every page of the admin UI, declared like the API's routes (group, method, path, access).
 
 mod account;
+mod activity;
 mod add_hosts;
+mod agent_options;
 mod carves;
 mod dashboard;
 mod my_device;
-mod activity;
+mod queries;
 mod settings;
 mod setup;
 mod sign_in;
 mod sso_settings;
+mod teams;
 mod users;
 
 use flotilla::api::routes::{Access, Group, Route};
@@ -152,6 +155,104 @@ pub fn routes() -> Vec<Route> {
             method!(POST, sso_settings::save),
             "/settings/sso",
             PageGlobal(ManageSso),
+        // Teams, their enroll secrets, the global ones.
+        page(method!(GET, teams::list), "/teams", PageTeam(ReadTeams)),
+        page(
+            method!(POST, teams::create),
+            "/teams",
+            PageGlobal(ManageTeams),
+        ),
+        page(
+            method!(GET, teams::secrets::global),
+            "/teams/global",
+            PageGlobal(ReadEnrollSecrets),
+        ),
+        page(
+            method!(POST, teams::secrets::add_global),
+            "/teams/global/secrets",
+            PageGlobal(WriteEnrollSecrets),
+        ),
+        page(
+            method!(POST, teams::secrets::delete_global),
+            "/teams/global/secrets/delete",
+            PageGlobal(WriteEnrollSecrets),
+        ),
+        page(
+            method!(GET, teams::team::show),
+            "/teams/{id}",
+            PageTeam(ReadTeams),
+        ),
+        page(
+            method!(POST, teams::team::rename),
+            "/teams/{id}/rename",
+            PageTeam(ManageTeams),
+        ),
+        page(
+            method!(POST, teams::team::delete),
+            "/teams/{id}/delete",
+            PageGlobal(ManageTeams),
+        ),
+        page(
+            method!(POST, teams::secrets::add_to_team),
+            "/teams/{id}/secrets",
+            PageTeam(WriteEnrollSecrets),
+        ),
+        page(
+            method!(POST, teams::secrets::delete_from_team),
+            "/teams/{id}/secrets/delete",
+            PageTeam(WriteEnrollSecrets),
+        ),
+        // Agent options: a team's, the global ones.
+        page(
+            method!(GET, agent_options::show_team),
+            "/teams/{id}/agent-options",
+            PageTeam(ReadTeams),
+        ),
+        page(
+            method!(POST, agent_options::submit_team),
+            "/teams/{id}/agent-options",
+            PageTeam(WriteAgentOptions),
+        ),
+        page(
+            method!(GET, agent_options::show_global),
+            "/settings/agent-options",
+            PageTeam(ReadConfig),
+        ),
+        page(
+            method!(POST, agent_options::submit_global),
+            "/settings/agent-options",
+            PageGlobal(WriteAgentOptions),
+        ),
+        // Saved queries.
+        page(
+            method!(GET, queries::list),
+            "/queries",
+            PageTeam(ReadQueries),
+        ),
+        page(
+            method!(POST, queries::create),
+            "/queries",
+            PageTeam(WriteQueries),
+        ),
+        page(
+            method!(GET, queries::new_form),
+            "/queries/new",
+            PageTeam(WriteQueries),
+        ),
+        page(
+            method!(GET, queries::show),
+            "/queries/{id}",
+            PageTeam(ReadQueries),
+        ),
+        page(
+            method!(POST, queries::update),
+            "/queries/{id}",
+            PageTeam(WriteQueries),
+        ),
+        page(
+            method!(POST, queries::delete),
+            "/queries/{id}/delete",
+            PageTeam(WriteQueries),
         ),
     ]
 }

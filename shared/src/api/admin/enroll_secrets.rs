@@ -8,9 +8,8 @@ use serde_json::{json, Value};
 use crate::api::body::{parse, JsonBody};
 use crate::api::client_ip::ClientIp;
 use crate::app::App;
-use crate::domain::enroll_secrets;
-use crate::domain::identity::audit;
 use crate::domain::identity::principal::Principal;
+use crate::domain::team_admin;
 use crate::error::ApiResult;
 
 #[derive(Deserialize)]
@@ -44,15 +43,6 @@ pub async fn apply_spec(
 ) -> ApiResult<Json<Value>> {
     let request: SpecRequest = parse(body)?;
     let wanted = request.spec.secrets.into_iter().map(|s| s.secret).collect();
-    let secrets = enroll_secrets::replace(app.state(), app.clock.now(), None, wanted).await?;
-    // The count only: the secrets themselves never enter the log.
-    audit::record(
-        &app,
-        principal.actor(),
-        "edited_enroll_secrets",
-        json!({"team_id": null, "count": secrets.len()}),
-        &ip,
-    )
-    .await?;
+    let secrets = team_admin::replace_secrets(&app, &principal, None, wanted, &ip).await?;
     Ok(Json(json!({ "spec": { "secrets": secrets } })))
 }

@@ -1,4 +1,5 @@
-//! Scheduled queries: `GET/POST /api/v1/fleet/queries`, `DELETE /api/v1/fleet/queries/{id}`.
+//! Scheduled queries: `GET/POST /api/v1/fleet/queries`, `PATCH/DELETE
+//! /api/v1/fleet/queries/{id}` (`domain::query_admin`).
 
 use axum::extract::State;
 use axum::Json;
@@ -8,22 +9,14 @@ use super::Id;
 use crate::api::body::{parse, JsonBody};
 use crate::api::client_ip::ClientIp;
 use crate::app::App;
-use crate::domain::identity::audit;
 use crate::domain::identity::principal::Principal;
-use crate::domain::identity::roles::{Permission, Scope};
-use crate::domain::scheduled_queries::{self, NewScheduledQuery};
-use crate::domain::teams;
-use crate::error::ApiError;
+use crate::domain::query_admin;
+use crate::domain::scheduled_queries::{NewScheduledQuery, QueryChange};
 use crate::error::ApiResult;
 
 /// Global queries and those of the principal's teams.
 pub async fn list(principal: Principal, State(app): State<App>) -> ApiResult<Json<Value>> {
-    let visible = principal.teams_with(Permission::ReadQueries);
-    let queries: Vec<_> = scheduled_queries::list(app.state())
-        .await?
-        .into_iter()
-        .filter(|q| q.team_id.is_none() || visible.includes(q.team_id))
-        .collect();
+    let queries = query_admin::visible(&app, &principal).await?;
     Ok(Json(json!({ "queries": queries })))
 }
 
@@ -34,19 +27,20 @@ pub async fn create(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Value>> {
     let new: NewScheduledQuery = parse(body)?;
-    principal.require(Permission::WriteQueries, Scope::of(new.team_id))?;
-    if let Some(team) = new.team_id {
-        teams::require(app.state(), team).await?;
-    }
-    let query = scheduled_queries::create(app.state(), app.clock.now(), new).await?;
-    audit::record(
-        &app,
-        principal.actor(),
-        "created_saved_query",
-        json!({"query_id": query.id, "query_name": query.name, "team_id": query.team_id}),
-        &ip,
-    )
-    .await?;
+    let query = query_admin::create(&app, &principal, new, &ip).await?;
+    Ok(Json(json!({ "query": query })))
+}
+
+/// Fleet's modify query: the fields given replace the stored ones.
+pub async fn patch(
+    principal: Principal,
+    State(app): State<App>,
+    ClientIp(ip): ClientIp,
+    Id(id): Id,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Json<Value>> {
+    let change: QueryChange = parse(body)?;
+    let query = query_admin::update(&app, &principal, id, change, &ip).await?;
     Ok(Json(json!({ "query": query })))
 }
 
@@ -56,18 +50,6 @@ pub async fn delete(
     ClientIp(ip): ClientIp,
     Id(id): Id,
 ) -> ApiResult<Json<Value>> {
-    let query = scheduled_queries::get(app.state(), id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("query {id} not found")))?;
-    principal.require(Permission::WriteQueries, Scope::of(query.team_id))?;
-    scheduled_queries::delete(app.state(), id).await?;
-    audit::record(
-        &app,
-        principal.actor(),
-        "deleted_saved_query",
-        json!({"query_id": id, "query_name": query.name, "team_id": query.team_id}),
-        &ip,
-    )
-    .await?;
+    query_admin::delete(&app, &principal, id, &ip).await?;
     Ok(Json(json!({})))
 }

@@ -1,4 +1,4 @@
-//! Teams, their enroll secrets and their agent options.
+//! Teams, their enroll secrets and their agent options (`domain::team_admin`).
 
 use axum::extract::State;
 use axum::Json;
@@ -10,10 +10,9 @@ use super::Id;
 use crate::api::body::{parse, JsonBody};
 use crate::api::client_ip::ClientIp;
 use crate::app::App;
-use crate::domain::identity::audit;
 use crate::domain::identity::principal::Principal;
 use crate::domain::identity::roles::{Permission, Scope};
-use crate::domain::{enroll_secrets, team_removal, teams};
+use crate::domain::team_admin;
 use crate::error::ApiResult;
 
 #[derive(Deserialize)]
@@ -32,8 +31,7 @@ pub async fn create(
 ) -> ApiResult<Json<Value>> {
     let request: NewTeam = parse(body)?;
     let _ = request.description;
-    let team = teams::create(app.state(), app.clock.now(), &request.name).await?;
-    record(&app, &principal, "created_team", &team, &ip).await?;
+    let team = team_admin::create(&app, &principal, &request.name, &ip).await?;
     Ok(Json(json!({ "team": team })))
 }
 
@@ -58,14 +56,11 @@ pub async fn patch(
     principal.require(Permission::ManageTeams, Scope::Team(id))?;
     let request: TeamChange = parse(body)?;
     let _ = request.description;
-    let Some(name) = request.name else {
+    let team = match request.name {
+        Some(name) => team_admin::rename(&app, &principal, id, &name, &ip).await?,
         // Nothing this deployment keeps was asked to change.
-        return Ok(Json(
-            json!({ "team": teams::require(app.state(), id).await? }),
-        ));
+        None => team_admin::read(&app, &principal, id).await?,
     };
-    let team = teams::rename(app.state(), id, &name).await?;
-    record(&app, &principal, "edited_team", &team, &ip).await?;
     Ok(Json(json!({ "team": team })))
 }
 
@@ -77,19 +72,13 @@ pub async fn delete(
     ClientIp(ip): ClientIp,
     Id(id): Id,
 ) -> ApiResult<Json<Value>> {
-    let team = team_removal::remove(&app, id).await?;
-    record(&app, &principal, "deleted_team", &team, &ip).await?;
+    team_admin::delete(&app, &principal, id, &ip).await?;
     Ok(Json(json!({})))
 }
 
 /// The teams the principal has a role on (all of them for a global role).
 pub async fn list(principal: Principal, State(app): State<App>) -> ApiResult<Json<Value>> {
-    let visible = principal.teams_with(Permission::ReadTeams);
-    let teams: Vec<teams::Team> = teams::list(app.state())
-        .await?
-        .into_iter()
-        .filter(|t| visible.includes(Some(t.id)))
-        .collect();
+    let teams = team_admin::visible(&app, &principal).await?;
     Ok(Json(json!({ "teams": teams })))
 }
 
@@ -118,17 +107,8 @@ pub async fn replace_secrets(
 ) -> ApiResult<Json<Value>> {
     principal.require(Permission::WriteEnrollSecrets, Scope::Team(id))?;
     let request: SecretsRequest = parse(body)?;
-    teams::require(app.state(), id).await?;
     let wanted = request.secrets.into_iter().map(|s| s.secret).collect();
-    let secrets = enroll_secrets::replace(app.state(), app.clock.now(), Some(id), wanted).await?;
-    audit::record(
-        &app,
-        principal.actor(),
-        "edited_enroll_secrets",
-        json!({"team_id": id, "count": secrets.len()}),
-        &ip,
-    )
-    .await?;
+    let secrets = team_admin::replace_secrets(&app, &principal, Some(id), wanted, &ip).await?;
     Ok(Json(json!({ "secrets": secrets })))
 }
 
@@ -140,26 +120,7 @@ pub async fn agent_options(
     Id(id): Id,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Value>> {
-    principal.require(Permission::WriteAgentOptions, Scope::Team(id))?;
-    let team = teams::set_agent_options(app.state(), id, body).await?;
-    record(&app, &principal, "edited_agent_options", &team, &ip).await?;
+    team_admin::set_agent_options(&app, &principal, Some(id), body, None, &ip).await?;
+    let team = team_admin::read(&app, &principal, id).await?;
     Ok(Json(json!({ "team": team })))
-}
-
-/// Records an action on a team, named by its id and name.
-async fn record(
-    app: &App,
-    principal: &Principal,
-    kind: &str,
-    team: &teams::Team,
-    ip: &str,
-) -> ApiResult<()> {
-    audit::record(
-        app,
-        principal.actor(),
-        kind,
-        json!({"team_id": team.id, "team_name": team.name}),
-        ip,
-    )
-    .await
 }
