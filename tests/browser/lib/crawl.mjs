@@ -84,6 +84,8 @@ export async function crawl(page, origin, { who, pending = [], perPattern = 2, m
     if (probe.status() === 404 && pending.includes(path)) {
       pendingMissing.push(path);
       log(`${path}: not built yet (404), listed as pending`);
+      // The first one still shows the "not found" page: it passes the checks too.
+      if (pendingMissing.length === 1) await check(url, `${who}-not-found`, { expectStatus: 404 });
       continue;
     }
     if (pending.includes(path)) log(`${path} exists now: it can leave the pending list`);

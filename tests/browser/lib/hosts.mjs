@@ -160,3 +160,25 @@ export async function enrollHosts(server, count, { prefix = "browser-host" } = {
   }
   return hosts;
 }
+
+/// Polls every host (a distributed round each) every `everyMs` until each has been handed a
+/// live query `until(name, sql)` accepts, answering it with `answer(host, name, sql)` (rows).
+/// The server sees a new campaign within 2 s (its live snapshot); answers the query names
+/// each host answered.
+export async function answerLiveQuery(hosts, answer, { until = () => true, timeoutMs = 15_000, everyMs = 300 } = {}) {
+  const answered = new Map(hosts.map((h) => [h, []]));
+  const deadline = Date.now() + timeoutMs;
+  while ([...answered.values()].some((names) => names.length === 0)) {
+    if (Date.now() > deadline) {
+      const waiting = hosts.filter((h) => answered.get(h).length === 0).map((h) => h.hostname);
+      throw new Error(`no live query reached ${waiting.join(", ")} within ${timeoutMs} ms`);
+    }
+    for (const host of hosts) {
+      if (answered.get(host).length > 0) continue;
+      const names = await host.poll((name, sql) => (until(name, sql) ? answer(host, name, sql) : undefined));
+      answered.get(host).push(...names.filter((n) => n.startsWith("fleet_distributed_query_")));
+    }
+    await new Promise((ok) => setTimeout(ok, everyMs));
+  }
+  return answered;
+}
