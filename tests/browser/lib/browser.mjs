@@ -105,8 +105,10 @@ export function watch(page) {
   });
   page.on("requestfailed", (request) => {
     const failure = request.failure()?.errorText || "failed";
-    // A navigation replaced by another one, or a download, aborts; that is no defect.
-    if (failure === "net::ERR_ABORTED" && request.isNavigationRequest()) return;
+    // Leaving a page aborts what it was still loading (a refreshing region's fetch), a
+    // navigation replaced by another one or a download aborts too: no defect. A load the
+    // CSP blocks is reported by the CSP checks.
+    if (failure === "net::ERR_ABORTED") return;
     state.problems.push({ kind: "request failed", text: `${request.method()} ${request.url()}: ${failure}`, where: page.url() });
   });
   page.on("load", () => state.unchecked.add(page.url()));
