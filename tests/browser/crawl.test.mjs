@@ -34,8 +34,7 @@ before(async () => {
   const context = await newContext(browser, server);
   admin = { context, page: await newPage(context) };
   await setUpFirstAdmin(admin.page, server, ADMIN, "crawl-setup");
-  // Hosts with vitals, so host pages have something to show.
-  await enrollHosts(server, 3);
+  await seed(server);
   await server.createUser({ ...OBSERVER, globalRole: "observer" });
 });
 
@@ -43,6 +42,24 @@ after(async () => {
   await browser?.close();
   await server?.stop();
 });
+
+/// Something on every page: hosts with vitals, a team, saved queries, a finished carve.
+async function seed(server) {
+  const hosts = await enrollHosts(server, 3);
+  const team = await server.api("POST", "/api/v1/fleet/teams", { name: "Browser team" });
+  assert.equal(team.status, 200, JSON.stringify(team.body));
+  for (const [name, teamId] of [["Global uptime", null], ["Team uptime", team.body.team.id]]) {
+    const query = await server.api("POST", "/api/v1/fleet/queries", {
+      name,
+      query: "SELECT * FROM uptime",
+      interval: 3600,
+      team_id: teamId,
+      observer_can_run: true,
+    });
+    assert.equal(query.status, 200, JSON.stringify(query.body));
+  }
+  await hosts[0].carve(Buffer.from("a small file to carve\n".repeat(100)));
+}
 
 function report(t, result) {
   t.diagnostic(`visited ${result.visited.length} pages: ${result.visited.map((v) => new URL(v.url).pathname + new URL(v.url).search).join(" ")}`);

@@ -10,7 +10,8 @@ const SKIPPED_PATHS = [/^\/logout\b/, /^\/login\b/, /^\/setup\b/, /^\/assets\//,
 const FILE_LIKE = /\.(csv|json|txt|deb|rpm|pkg|msi|zip|gz|tar|pem|crt|sql|yaml|yml)$|\/(download|export)(\/|$)/i;
 
 /// `/hosts/12?page=2&q=x` → `/hosts/:n?page&q`: pages of one kind, visited at most
-/// `perPattern` times.
+/// `perPattern` times when the path names a record (`:n`, `:id`), `perVariant` times when
+/// only the query differs (tabs, filters, pages of a list).
 export function pattern(url) {
   const path = url.pathname
     .split("/")
@@ -42,7 +43,7 @@ async function readPage(page) {
 /// Crawls as the signed-in viewer of `page`. `who` prefixes screenshot names; `pending`
 /// lists navigation paths whose pages are still being written elsewhere (a 404 there is
 /// noted, not failed). Answers { navPaths, visited, pendingMissing, forms, failures }.
-export async function crawl(page, origin, { who, pending = [], perPattern = 2, maxPages = 80, log = () => {} }) {
+export async function crawl(page, origin, { who, pending = [], perPattern = 2, perVariant = 5, maxPages = 80, log = () => {} }) {
   const failures = [];
   const visited = [];
   const forms = [];
@@ -108,7 +109,7 @@ export async function crawl(page, origin, { who, pending = [], perPattern = 2, m
     if (SKIPPED_PATHS.some((re) => re.test(url.pathname)) || FILE_LIKE.test(url.pathname)) continue;
     const kind = pattern(url);
     const count = seenPatterns.get(kind) || 0;
-    if (count >= perPattern) continue;
+    if (count >= (/:n|:id/.test(kind) ? perPattern : perVariant)) continue;
     seenPatterns.set(kind, count + 1);
     // Only HTML pages: a download or an API answer is no page to check.
     const probe = await page.request.get(key, { maxRedirects: 0 });

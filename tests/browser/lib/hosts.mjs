@@ -149,6 +149,32 @@ export class OsqueryHost {
   }
 }
 
+/// osquery's file carve of `data` (a Buffer): carve/begin, then every block in order.
+/// Answers the session id.
+OsqueryHost.prototype.carve = async function carve(data, { blockSize = 8192, requestId = `browser-carve-${randomUUID()}` } = {}) {
+  const begun = await this.call("/carve/begin", {
+    block_count: Math.ceil(data.length / blockSize),
+    block_size: blockSize,
+    carve_size: data.length,
+    carve_id: randomUUID(),
+    request_id: requestId,
+  });
+  if (begun.status !== 200 || begun.body.success !== true) {
+    throw new Error(`carve/begin: ${begun.status} ${JSON.stringify(begun.body)}`);
+  }
+  const sessionId = begun.body.session_id;
+  for (let id = 0; id * blockSize < data.length; id++) {
+    const block = await this.send("/carve/block", {
+      block_id: id,
+      session_id: sessionId,
+      request_id: requestId,
+      data: data.subarray(id * blockSize, (id + 1) * blockSize).toString("base64"),
+    });
+    if (block.status !== 200) throw new Error(`carve/block ${id}: ${block.status} ${JSON.stringify(block.body)}`);
+  }
+  return sessionId;
+};
+
 /// Enrolls `count` hosts and answers their detail queries, so they have vitals.
 export async function enrollHosts(server, count, { prefix = "browser-host" } = {}) {
   const hosts = [];
