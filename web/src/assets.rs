@@ -1,4 +1,4 @@
-//! The UI's stylesheet and script, embedded in the binary and served under names that carry
+//! The UI's stylesheet, script and icon, embedded in the binary and served under names that carry
 //! a hash of their content: a page names the current version, so browsers may keep each one
 //! for a year.
 
@@ -40,6 +40,12 @@ static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
             "app.js",
             "text/javascript; charset=utf-8",
             include_bytes!("../assets/app.js"),
+        ),
+        // Without an icon, browsers ask for /favicon.ico on every page and log its 404.
+        asset(
+            "favicon.svg",
+            "image/svg+xml",
+            include_bytes!("../assets/favicon.svg"),
         ),
     ]
 });

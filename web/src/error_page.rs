@@ -2,9 +2,14 @@
 //! one mapping in `flotilla::error`) become an HTML page with the same status and message.
 
 use axum::body::Body;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use axum::routing::MethodRouter;
+use flotilla::api::fallback::NoRoute;
 use maud::html;
+use tower::ServiceExt;
 
 use crate::layout;
 
@@ -62,4 +67,36 @@ pub fn not_found() -> Response {
         render(StatusCode::NOT_FOUND, "There is no such page."),
     )
         .into_response()
+}
+
+/// A browser asking for a page at a path no route takes (a mistyped link, a bookmark) gets
+/// the "not found" page through `page` (the page layers: CSP and the other headers) instead
+/// of the API's JSON; API clients, which do not ask for HTML, keep the JSON.
+pub async fn page_for_no_route(
+    State(page): State<MethodRouter>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let wants_page = matches!(*request.method(), Method::GET | Method::HEAD)
+        && !request.uri().path().starts_with("/api/")
+        && request
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/html"));
+    if !wants_page {
+        return next.run(request).await;
+    }
+    let mut again = Request::new(Body::empty());
+    *again.method_mut() = request.method().clone();
+    *again.uri_mut() = request.uri().clone();
+    *again.headers_mut() = request.headers().clone();
+    let response = next.run(request).await;
+    if response.extensions().get::<NoRoute>().is_none() {
+        return response;
+    }
+    match page.oneshot(again).await {
+        Ok(page) => page,
+        Err(never) => match never {},
+    }
 }

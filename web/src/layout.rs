@@ -84,6 +84,7 @@ fn head(title: &str) -> Markup {
             meta name="viewport" content="width=device-width, initial-scale=1";
             meta name="color-scheme" content="light dark";
             title { (title) " · Flotilla" }
+            link rel="icon" type="image/svg+xml" href=(assets::url("favicon.svg"));
             link rel="stylesheet" href=(assets::url("app.css"));
             script src=(assets::url("app.js")) defer {}
         }

@@ -17,9 +17,15 @@ use axum::Router;
 use flotilla::api::routes::{self, Group, RouteSpec};
 use flotilla::app::App;
 
-/// The API's routes and the UI's, for these function groups.
+/// The API's routes and the UI's, for these function groups; a browser asking for a page
+/// no route has gets the "not found" page (on AWS, API Gateway answers unknown paths itself).
 pub fn router(app: App, groups: &[Group]) -> Router {
-    routes::router_with(app, groups, pages::routes())
+    let not_found = headers::page_layers(axum::routing::get(|| async { error_page::not_found() }))
+        .with_state(app.clone());
+    routes::router_with(app, groups, pages::routes()).layer(axum::middleware::from_fn_with_state(
+        not_found,
+        error_page::page_for_no_route,
+    ))
 }
 
 /// Every declared route, the API's and the UI's (template agreement, `--routes`).
