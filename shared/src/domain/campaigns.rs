@@ -632,7 +632,7 @@ pub async fn list_recent(
             .iter()
             .map(Item::decode)
             .collect::<Result<_, _>>()?;
-        found.sort_by(|a, b| b.id.cmp(&a.id));
+        found.sort_by_key(|c| std::cmp::Reverse(c.id));
         campaigns.extend(found.into_iter().filter(|c| c.visible_to(visible)));
         if let Some(last) = ids.last() {
             last_id = Some(*last);
