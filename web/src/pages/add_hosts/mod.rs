@@ -11,7 +11,7 @@ use flotilla::api::public_url::PublicUrl;
 use flotilla::app::App;
 use flotilla::domain::enroll_secrets::{self, EnrollSecret};
 use flotilla::domain::identity::principal::Principal;
-use flotilla::domain::identity::roles::{Permission, Scope, TeamFilter};
+use flotilla::domain::identity::roles::{Permission, Scope};
 use flotilla::domain::teams;
 use flotilla::error::{ApiError, ApiResult};
 use maud::{html, Markup};
@@ -68,7 +68,7 @@ pub(crate) async fn readable_scopes(
     }
     let filter = principal.teams_with(Permission::ReadEnrollSecrets);
     for team in teams::list(app.state()).await? {
-        if filter.includes(Some(team.id)) || filter == TeamFilter::All {
+        if filter.includes(Some(team.id)) {
             scopes.push((Some(team.id), team.name));
         }
     }
