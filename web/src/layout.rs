@@ -22,18 +22,6 @@ const NAV: &[NavItem] = &[
         global: false,
     },
     NavItem {
-        path: "/hosts",
-        label: "Hosts",
-        permission: Permission::ReadHosts,
-        global: false,
-    },
-    NavItem {
-        path: "/live",
-        label: "Live query",
-        permission: Permission::RunSavedQueries,
-        global: false,
-    },
-    NavItem {
         path: "/queries",
         label: "Queries",
         permission: Permission::ReadQueries,

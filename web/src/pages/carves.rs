@@ -101,7 +101,7 @@ pub async fn list(
                                 @let (text, class) = status(carve, unix);
                                 tr {
                                     td { a href=(format!("/carves/{}", carve.id)) { (carve.name) } }
-                                    td { a href=(format!("/hosts/{}", carve.host_id)) { "Host " (carve.host_id) } }
+                                    td { "Host " (carve.host_id) }
                                     td class="mono" { (carve.request_id) }
                                     td { (size_text(carve.carve_size)) }
                                     td { (progress(carve)) }
@@ -136,7 +136,7 @@ pub async fn show(State(app): State<App>, viewer: Viewer, Id(id): Id) -> ApiResu
             h1 { "Carve " (carve.name) }
             dl class="facts" {
                 dt { "Status" } dd { span class=(class) { (text) } }
-                dt { "Host" } dd { a href=(format!("/hosts/{}", carve.host_id)) { "Host " (carve.host_id) } }
+                dt { "Host" } dd { "Host " (carve.host_id) }
                 dt { "Request" } dd class="mono" { (carve.request_id) }
                 dt { "osquery's carve id" } dd class="mono" { (carve.carve_id) }
                 @if let Some(campaign) = carve.campaign_id {

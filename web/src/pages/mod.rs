@@ -140,7 +140,11 @@ pub fn routes() -> Vec<Route> {
             "/activity",
             PageGlobal(ReadActivities),
         ),
-        page(method!(GET, settings::show), "/settings", PageTeam(ReadConfig)),
+        page(
+            method!(GET, settings::show),
+            "/settings",
+            PageTeam(ReadConfig),
+        ),
         page(
             method!(POST, settings::save),
             "/settings",
@@ -155,6 +159,7 @@ pub fn routes() -> Vec<Route> {
             method!(POST, sso_settings::save),
             "/settings/sso",
             PageGlobal(ManageSso),
+        ),
         // Teams, their enroll secrets, the global ones.
         page(method!(GET, teams::list), "/teams", PageTeam(ReadTeams)),
         page(

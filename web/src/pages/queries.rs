@@ -113,7 +113,7 @@ pub async fn list(
                                 th scope="col" { "Team" }
                                 th scope="col" { "Logging" }
                                 th scope="col" { "Observers can run" }
-                                th scope="col" { "Live" }
+                                th scope="col" { "Id" }
                             }
                         }
                         tbody {
@@ -126,7 +126,7 @@ pub async fn list(
                                     td { (team_text(&names, query.team_id)) }
                                     td { (query.logging) }
                                     td { @if query.observer_can_run { "Yes" } @else { "No" } }
-                                    td { a href=(format!("/live?query_id={}", query.id)) { "Run live" } }
+                                    td { (query.id) }
                                 }
                             }
                         }
@@ -393,7 +393,7 @@ async fn query_page(
                     dt { "Observers can run" } dd { @if query.observer_can_run { "Yes" } @else { "No" } }
                 }
             }
-            p { a href=(format!("/live?query_id={}", query.id)) { "Run live" } }
+
             @if writable {
                 h2 { "Edit" }
                 (layout::form_error(error))

@@ -30,7 +30,7 @@ struct Spec {
 }
 
 pub async fn get_spec(principal: Principal, State(app): State<App>) -> ApiResult<Json<Value>> {
-    let secrets = enroll_secrets::readable(&app, &principal, None).await?;
+    let secrets = crate::domain::enroll_secrets::readable(&app, &principal, None).await?;
     Ok(Json(json!({ "spec": { "secrets": secrets } })))
 }
 

@@ -24,11 +24,6 @@ use crate::domain::identity::principal::Principal;
 use crate::domain::identity::roles::{Permission, TeamFilter};
 use crate::error::{ApiError, ApiResult};
 
-/// Whether a listing filtered to `visible` shows what belongs to this host.
-pub(crate) async fn host_visible(app: &App, visible: &TeamFilter, host_id: u64) -> ApiResult<bool> {
-    Ok(host_records::visible_to(app.state(), visible, host_id).await?)
-}
-
 /// 404 for a host that does not exist; 403 for one outside the principal's teams.
 pub(crate) async fn require_host_access(
     app: &App,

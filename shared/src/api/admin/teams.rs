@@ -87,7 +87,7 @@ pub async fn secrets(
     State(app): State<App>,
     Id(id): Id,
 ) -> ApiResult<Json<Value>> {
-    let secrets = enroll_secrets::readable(&app, &principal, Some(id)).await?;
+    let secrets = crate::domain::enroll_secrets::readable(&app, &principal, Some(id)).await?;
     Ok(Json(json!({ "secrets": secrets })))
 }
 
