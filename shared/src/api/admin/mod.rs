@@ -21,7 +21,7 @@ use axum::http::request::Parts;
 use crate::app::App;
 use crate::domain::hosts::{self as host_records, HostState};
 use crate::domain::identity::principal::Principal;
-use crate::domain::identity::roles::{Permission, TeamFilter};
+use crate::domain::identity::roles::Permission;
 use crate::error::{ApiError, ApiResult};
 
 /// 404 for a host that does not exist; 403 for one outside the principal's teams.
