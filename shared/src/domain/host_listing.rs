@@ -327,7 +327,17 @@ struct Found {
     seen: Option<i64>,
 }
 
-/// The next chunk after `after` (at most `limit` rows) in order, and whether more may follow.
+/// One chunk of the index in order.
+struct Chunk {
+    found: Vec<Found>,
+    /// Whether more may follow.
+    more: bool,
+    /// The sort key of the last entry read (rows gone meanwhile included): where the next
+    /// chunk starts.
+    last: Option<String>,
+}
+
+/// The next chunk after `after` (at most `limit` rows) in order.
 async fn read_chunk(
     store: &dyn StateStore,
     source: &Source,
@@ -335,7 +345,7 @@ async fn read_chunk(
     descending: bool,
     after: Option<&str>,
     limit: usize,
-) -> Result<(Vec<Found>, bool), StoreError> {
+) -> Result<Chunk, StoreError> {
     match source {
         Source::Rows => {
             let page = store
@@ -358,7 +368,16 @@ async fn read_chunk(
                     })
                 })
                 .collect::<Result<Vec<_>, StoreError>>()?;
-            Ok((found, page.next.is_some()))
+            let last = page
+                .items
+                .last()
+                .map(|item| item.key.sk.clone())
+                .or_else(|| page.next.as_ref().map(|key| key.sk.clone()));
+            Ok(Chunk {
+                found,
+                more: page.next.is_some(),
+                last,
+            })
         }
         Source::Merged(partitions) => {
             // Each partition from the cursor; the merge is complete up to the nearest last
@@ -402,6 +421,7 @@ async fn read_chunk(
                     a.0.cmp(&b.0)
                 }
             });
+            let last = entries.last().map(|(sk, _)| sk.clone());
             let keys: Vec<Key> = entries.iter().map(|(_, key)| key.clone()).collect();
             let mut rows: HashMap<String, HostRow> = HashMap::new();
             for item in batch_get_all(store, &keys).await? {
@@ -417,7 +437,7 @@ async fn read_chunk(
                     })
                 })
                 .collect();
-            Ok((found, more))
+            Ok(Chunk { found, more, last })
         }
         Source::Seen => {
             let start = after.and_then(|sk| {
@@ -440,6 +460,7 @@ async fn read_chunk(
                     Some((sk, seen, id))
                 })
                 .collect();
+            let last = entries.last().map(|(sk, _, _)| sk.clone());
             let keys: Vec<Key> = entries
                 .iter()
                 .map(|(_, _, id)| layout::host_row(*id))
@@ -459,7 +480,11 @@ async fn read_chunk(
                     })
                 })
                 .collect();
-            Ok((found, page.next.is_some()))
+            Ok(Chunk {
+                found,
+                more: page.next.is_some(),
+                last,
+            })
         }
     }
 }
@@ -523,7 +548,11 @@ async fn walk(
             .clamp(100, 1000)
             .min(budget - walk.examined)
             .max(1);
-        let (mut found, more) = read_chunk(
+        let Chunk {
+            mut found,
+            more,
+            last,
+        } = read_chunk(
             store,
             &source,
             query.order,
@@ -532,6 +561,7 @@ async fn walk(
             limit,
         )
         .await?;
+        let read = found.len();
         // Only the status needs the seen times of every candidate.
         if status.is_some() {
             found.retain(|f| query.filter.matches_row(&f.row));
@@ -561,15 +591,20 @@ async fn walk(
                 break;
             }
         }
-        walk.examined += taken.max(1);
-        if let Some(sk) = last_sk {
-            walk.next = Some(sk);
-        }
         if walk.rows.len() == want {
-            if !more && taken == count {
-                walk.next = None;
-            }
+            // Full: the next page starts after the row that filled this one.
+            walk.examined += taken;
+            walk.next = if !more && taken == count {
+                None
+            } else {
+                last_sk
+            };
             return Ok(walk);
+        }
+        // Not full: the whole chunk was examined, matching or not.
+        walk.examined += read.max(1);
+        if last.is_some() {
+            walk.next = last;
         }
         if !more {
             walk.next = None;
