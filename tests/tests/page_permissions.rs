@@ -148,15 +148,24 @@ async fn bg(
     answer
 }
 
+/// The listed secrets (their values only, as a request takes them) and `secret`.
+fn wanted(listed: &serde_json::Value, secret: &str) -> serde_json::Value {
+    let mut secrets: Vec<serde_json::Value> = listed
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| serde_json::json!({ "secret": s["secret"] }))
+        .collect();
+    secrets.push(serde_json::json!({ "secret": secret }));
+    serde_json::Value::Array(secrets)
+}
+
 /// Adds `secret` to the enroll secrets of a team (or the global ones).
 async fn add_secret(f: &Flotilla, team: Option<u64>, secret: &str) {
     match team {
         Some(team) => {
             let path = format!("/api/v1/fleet/teams/{team}/secrets");
-            let mut secrets = bg(f, "GET", &path, None).await["secrets"].clone();
-            if let Some(list) = secrets.as_array_mut() {
-                list.push(serde_json::json!({ "secret": secret }));
-            }
+            let secrets = wanted(&bg(f, "GET", &path, None).await["secrets"], secret);
             bg(
                 f,
                 "PATCH",
@@ -167,10 +176,7 @@ async fn add_secret(f: &Flotilla, team: Option<u64>, secret: &str) {
         }
         None => {
             let path = "/api/v1/fleet/spec/enroll_secret";
-            let mut secrets = bg(f, "GET", path, None).await["spec"]["secrets"].clone();
-            if let Some(list) = secrets.as_array_mut() {
-                list.push(serde_json::json!({ "secret": secret }));
-            }
+            let secrets = wanted(&bg(f, "GET", path, None).await["spec"]["secrets"], secret);
             bg(
                 f,
                 "POST",

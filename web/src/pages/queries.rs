@@ -88,7 +88,7 @@ pub async fn list(
     Query(q): Query<Shown>,
 ) -> ApiResult<Markup> {
     let mut queries = query_admin::visible(&app, &viewer.principal).await?;
-    queries.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+    queries.sort_by_key(|q| q.name.to_lowercase());
     let names = users::team_names(app.state()).await?;
     Ok(layout::page(
         &viewer,

@@ -104,7 +104,7 @@ fn page(
                 }
             }
             @if let Some(secrets) = &secrets {
-                (secrets::section(viewer, now, &base, &secrets, principal.can(Permission::WriteEnrollSecrets, scope), problems.secrets))
+                (secrets::section(viewer, now, &base, secrets, principal.can(Permission::WriteEnrollSecrets, scope), problems.secrets))
             }
             @if principal.can(Permission::ManageTeams, Scope::Global) {
                 h2 { "Delete" }
