@@ -85,7 +85,11 @@ async fn settings_are_saved_and_shown_on_my_device(family: Family) {
         json!({"orbit": "edge", "osqueryd": "5.12", "desktop": "stable"})
     );
     let (_, log) = f
-        .admin("GET", "/api/v1/fleet/activities?type=edited_app_config", None)
+        .admin(
+            "GET",
+            "/api/v1/fleet/activities?type=edited_app_config",
+            None,
+        )
         .await;
     assert_eq!(log["activities"][0]["actor_id"], admin.id, "recorded");
 
@@ -124,14 +128,22 @@ async fn settings_are_saved_and_shown_on_my_device(family: Family) {
                 ],
             )
             .await;
-        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{contact} {channel}");
+        assert_eq!(
+            refused.status,
+            StatusCode::BAD_REQUEST,
+            "{contact} {channel}"
+        );
         assert!(refused.body.contains(message), "{}", refused.body);
         assert!(refused.body.contains("value=\"Other Name\""), "input kept");
     }
     assert_eq!(config(&f).await, now, "nothing changed");
 
     // Others read them, without a form; their forged posts are refused.
-    for (role, on_team) in [("maintainer", false), ("observer", false), ("observer", true)] {
+    for (role, on_team) in [
+        ("maintainer", false),
+        ("observer", false),
+        ("observer", true),
+    ] {
         let caller = if on_team {
             let (_, team) = f
                 .admin("POST", "/api/v1/fleet/teams", Some(json!({"name": "T"})))
@@ -145,7 +157,10 @@ async fn settings_are_saved_and_shown_on_my_device(family: Family) {
         let page = theirs.get("/settings").await;
         assert_eq!(page.status, StatusCode::OK, "{role}");
         assert!(page.body.contains("value=\"Acme Fleet\""));
-        assert!(!page.body.contains("action=\"/settings\""), "{role}: no form");
+        assert!(
+            !page.body.contains("action=\"/settings\""),
+            "{role}: no form"
+        );
         assert!(!page.body.contains("href=\"/settings/sso\""), "{role}");
         let forged = theirs
             .post(
@@ -258,7 +273,11 @@ async fn sso_settings_are_saved(family: Family) {
     .await;
     let admin = f.user(Some("admin"), &[]).await;
     let browser = Browser::new(&f, Some(admin.token.clone()));
-    assert!(browser.get("/settings/sso").await.body.contains("Configured"));
+    assert!(browser
+        .get("/settings/sso")
+        .await
+        .body
+        .contains("Configured"));
     let refused: Page = browser
         .post(
             "/settings/sso",
@@ -305,7 +324,10 @@ async fn activity_is_filtered_and_paged(family: Family) {
     let all = browser.get("/activity").await;
     assert_eq!(all.status, StatusCode::OK);
     assert_eq!(rows_of(&all, "edited_user"), 25, "the newest page");
-    assert!(all.body.contains("<dt>user id</dt>"), "details as key: value");
+    assert!(
+        all.body.contains("<dt>user id</dt>"),
+        "details as key: value"
+    );
     assert!(all.body.contains("127.0.0.1"), "the source address");
     assert!(all.body.contains("<time datetime="));
 
@@ -317,7 +339,10 @@ async fn activity_is_filtered_and_paged(family: Family) {
     assert_eq!(rows_of(&first, "user_logged_in"), 0);
     let next = older(&first).expect("an Older link");
     assert!(
-        next.starts_with(&format!("/activity?actor={}&type=edited_user&cursor=", admin.id)),
+        next.starts_with(&format!(
+            "/activity?actor={}&type=edited_user&cursor=",
+            admin.id
+        )),
         "{next}"
     );
     let second = browser.get(&next).await;

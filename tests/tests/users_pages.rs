@@ -210,9 +210,7 @@ async fn a_user_from_the_form_signs_in_changes_role_resets_and_goes(family: Fami
     // Deleted: gone, and their session with them.
     let page = browser.get(&format!("/users/{pat_id}")).await;
     assert!(page.body.contains("data-confirm=\"Delete Pat Doe"));
-    let deleted = browser
-        .post(&format!("/users/{pat_id}/delete"), &[])
-        .await;
+    let deleted = browser.post(&format!("/users/{pat_id}/delete"), &[]).await;
     assert_eq!(deleted.status, StatusCode::SEE_OTHER);
     assert_eq!(deleted.location(), Some("/users?notice=deleted"));
     assert_eq!(user_json(&f, pat_id).await.0, StatusCode::NOT_FOUND);
@@ -238,7 +236,11 @@ async fn the_last_admin_stays(family: Family) {
         .post(&format!("/users/{}/delete", admin.id), &[])
         .await;
     assert_eq!(refused.status, StatusCode::CONFLICT);
-    assert!(refused.body.contains("last global admin"), "{}", refused.body);
+    assert!(
+        refused.body.contains("last global admin"),
+        "{}",
+        refused.body
+    );
     assert!(refused.body.contains("<h1>"), "an HTML page");
     assert_eq!(user_json(&f, admin.id).await.0, StatusCode::OK);
     // Nor demoted.
@@ -323,9 +325,7 @@ async fn an_api_token_is_shown_once(family: Family) {
     let page = browser.get(&format!("/users/{robot_id}")).await;
     assert!(page.body.contains("Issue a new API token"));
     // A new token replaces the old one at once.
-    let rotated = browser
-        .post(&format!("/users/{robot_id}/token"), &[])
-        .await;
+    let rotated = browser.post(&format!("/users/{robot_id}/token"), &[]).await;
     assert_eq!(rotated.status, StatusCode::OK);
     let second = shown_token(&rotated).expect("a new token");
     assert_ne!(second, token);
@@ -392,7 +392,15 @@ async fn other_roles_cannot_manage_users(family: Family) {
             .as_array()
             .expect("users")
             .iter()
-            .map(|u| json!([u["id"], u["name"], u["email"], u["global_role"], u["force_password_reset"]]))
+            .map(|u| {
+                json!([
+                    u["id"],
+                    u["name"],
+                    u["email"],
+                    u["global_role"],
+                    u["force_password_reset"]
+                ])
+            })
             .collect()
     };
     // The callers themselves were added between the two listings: compare the others.

@@ -86,7 +86,11 @@ pub fn routes() -> Vec<Route> {
             "/activity",
             PageGlobal(ReadActivities),
         ),
-        page(method!(GET, settings::show), "/settings", PageTeam(ReadConfig)),
+        page(
+            method!(GET, settings::show),
+            "/settings",
+            PageTeam(ReadConfig),
+        ),
         page(
             method!(POST, settings::save),
             "/settings",

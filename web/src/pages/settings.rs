@@ -171,7 +171,14 @@ pub async fn show(
         Some("saved") => Some("Settings are saved."),
         _ => None,
     };
-    Ok(render(&app, &viewer, &base, &form_of(&config), notice, None))
+    Ok(render(
+        &app,
+        &viewer,
+        &base,
+        &form_of(&config),
+        notice,
+        None,
+    ))
 }
 
 /// A contact link the My device page will show: empty, or an http(s) URL.

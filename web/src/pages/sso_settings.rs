@@ -146,9 +146,8 @@ pub async fn save(
     viewer: Viewer,
     PageForm(form): PageForm<Form>,
 ) -> ApiResult<Response> {
-    let role = Role::parse(&form.jit_default_role).ok_or_else(|| {
-        ApiError::bad_request(format!("no role {:?}", form.jit_default_role))
-    })?;
+    let role = Role::parse(&form.jit_default_role)
+        .ok_or_else(|| ApiError::bad_request(format!("no role {:?}", form.jit_default_role)))?;
     // What the form asks for, shown again as typed if it is refused.
     let asked = SsoSettings {
         enable_sso: form.enable_sso.is_some(),

@@ -93,9 +93,13 @@ pub async fn require_password_reset(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Value>> {
     let request: RequireReset = parse(body)?;
-    let updated =
-        user_admin::require_password_reset(&app, &ActedBy::new(&principal, &ip), id, request.require)
-            .await?;
+    let updated = user_admin::require_password_reset(
+        &app,
+        &ActedBy::new(&principal, &ip),
+        id,
+        request.require,
+    )
+    .await?;
     Ok(Json(json!({ "user": user_json(&app, &updated).await? })))
 }
 

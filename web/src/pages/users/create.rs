@@ -28,7 +28,12 @@ struct Input {
     roles: RolesInput,
 }
 
-async fn render(app: &App, viewer: &Viewer, input: &Input, error: Option<&str>) -> ApiResult<Markup> {
+async fn render(
+    app: &App,
+    viewer: &Viewer,
+    input: &Input,
+    error: Option<&str>,
+) -> ApiResult<Markup> {
     let all_teams = teams::list(app.state()).await?;
     Ok(layout::page(
         viewer,
@@ -118,12 +123,7 @@ pub async fn submit(
 }
 
 /// The page that shows an API token, once.
-pub fn token_page(
-    viewer: &Viewer,
-    user: &User,
-    issued: &IssuedToken,
-    created: bool,
-) -> Markup {
+pub fn token_page(viewer: &Viewer, user: &User, issued: &IssuedToken, created: bool) -> Markup {
     let expires = issued
         .expires_at
         .and_then(|t| chrono::DateTime::from_timestamp(t, 0));

@@ -296,8 +296,7 @@ pub async fn new_token(
     Id(id): Id,
 ) -> ApiResult<Response> {
     let issued =
-        user_admin::rotate_api_token(&app, &ActedBy::new(&viewer.principal, &ip), id, None)
-            .await?;
+        user_admin::rotate_api_token(&app, &ActedBy::new(&viewer.principal, &ip), id, None).await?;
     let (user, _) = users::require(app.state(), id).await?;
     Ok((
         StatusCode::OK,
