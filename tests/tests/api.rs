@@ -957,7 +957,7 @@ async fn admin_requires_token(family: Family) {
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{token:?}");
         assert!(body["message"].is_string() && body["error"].is_string());
     }
-    let (status, health) = f.admin_as(None, "GET", "/", None).await;
+    let (status, health) = f.admin_as(None, "GET", "/healthz", None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(health["status"], "ok");
 }
