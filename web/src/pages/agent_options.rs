@@ -124,7 +124,7 @@ async fn editor(
                     button type="submit" class="primary" { "Review changes" }
                 }
             } @else {
-                pre { code { (target.current.as_ref().map(to_text).or(global_text).unwrap_or_default()) } }
+                pre tabindex="0" { code { (target.current.as_ref().map(to_text).or(global_text).unwrap_or_default()) } }
             }
         },
     ))

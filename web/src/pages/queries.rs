@@ -385,7 +385,7 @@ async fn query_page(
                 dt { "Team" } dd { (team_text(&names, query.team_id)) }
                 dt { "Saved" } dd { (layout::when(now, Some(query.created_at))) }
                 @if !writable {
-                    dt { "SQL" } dd { pre { code { (query.query) } } }
+                    dt { "SQL" } dd { pre tabindex="0" { code { (query.query) } } }
                     dt { "Schedule" } dd { (interval_text(query.interval)) }
                     dt { "Platforms" } dd { (platforms_text(&query.platform)) }
                     dt { "Minimum osquery version" } dd { @if query.min_osquery_version.is_empty() { "any" } @else { (query.min_osquery_version) } }

@@ -165,7 +165,7 @@ fn progress(app: &App, package: &Package) -> (Markup, bool) {
             },
             Effective::Failed(logs) => {
                 p class="error" role="alert" { "The build failed." }
-                pre { code { (logs) } }
+                pre tabindex="0" { code { (logs) } }
                 p { a href="/add-hosts" { "Back to Add hosts" } " to build it again." }
             },
             Effective::Expired => {

@@ -60,9 +60,9 @@ pub(crate) fn flotilla_local(kind: &str, base: &str, secret: &str, settings: &Se
 pub(crate) fn section(kind: &str, base: &str, secret: &str, settings: &Settings) -> Markup {
     html! {
         p { "With Fleet's command-line tool:" }
-        pre { code { (fleetctl(kind, base, secret, settings)) } }
+        pre tabindex="0" { code { (fleetctl(kind, base, secret, settings)) } }
         p { "Or with Flotilla's own, which builds the same installer with this server's code:" }
-        pre { code { (flotilla_local(kind, base, secret, settings)) } }
+        pre tabindex="0" { code { (flotilla_local(kind, base, secret, settings)) } }
         p class="hint" {
             "root.json is the update repository's trusted root metadata ("
             code { (settings.packager.update_url) }

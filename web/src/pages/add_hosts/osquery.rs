@@ -77,7 +77,7 @@ pub fn section(base: &str, team: &str, with_certificate: bool, https: bool) -> M
                 li { a href=(format!("/add-hosts/{CERT_FILE}")) download { "Server certificate (" (CERT_FILE) ")" } }
             }
         }
-        pre { code { "osqueryd --flagfile=" (FLAG_FILE) } }
+        pre tabindex="0" { code { "osqueryd --flagfile=" (FLAG_FILE) } }
         @if !with_certificate {
             p class="hint" {
                 "This server has no certificate of its own to hand out: osquery checks it against the system's trusted authorities. (flotilla-local serving HTTPS with --tls-cert or --tls-self-signed offers its certificate here.)"
