@@ -349,6 +349,44 @@ impl Flotilla {
         crate::osquery_client::OsqueryClient::new(&self.base, &self.enroll_secret, uuid)
     }
 
+    /// An admin API call with the break-glass token that must succeed; answers its body.
+    pub async fn break_glass_ok(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let (status, answer) = self
+            .admin_as(Some(&self.break_glass), method, path, body)
+            .await;
+        assert!(status.is_success(), "{method} {path}: {status} {answer}");
+        answer
+    }
+
+    /// Enrolls a host through orbit and osquery (vitals answered) and gives it the Fleet
+    /// Desktop `token`, as orbit does; answers the token.
+    pub async fn host_with_device_token(&self, uuid: &str, hostname: &str, token: &str) -> String {
+        let enrolled: Value = self
+            .http()
+            .post(format!("{}/api/fleet/orbit/enroll", self.base))
+            .json(&serde_json::json!({"enroll_secret": self.enroll_secret, "hardware_uuid": uuid, "hostname": hostname, "platform": "ubuntu"}))
+            .send()
+            .await
+            .expect("orbit enroll")
+            .json()
+            .await
+            .expect("json");
+        let mut osquery = self.client(uuid);
+        osquery.enroll().await;
+        let queries = osquery.read().await;
+        osquery.answer_details(&queries).await;
+        let status = self
+            .http()
+            .post(format!("{}/api/fleet/orbit/device_token", self.base))
+            .json(&serde_json::json!({"orbit_node_key": enrolled["orbit_node_key"], "device_auth_token": token}))
+            .send()
+            .await
+            .expect("device token")
+            .status();
+        assert_eq!(status, StatusCode::OK);
+        token.to_string()
+    }
+
     pub fn http(&self) -> &reqwest::Client {
         &self.http
     }

@@ -11,33 +11,10 @@ flotilla_tests::both!(device_token_session, invalid_tokens_are_rate_limited);
 
 const TOKEN: &str = "6f1a2b3c-4d5e-4f60-8a7b-9c0d1e2f3a4b";
 
-/// Enrolls a host through orbit and osquery and sets its device token; returns the token.
+/// A host with a Fleet Desktop token.
 async fn host_with_token(f: &Flotilla) -> String {
-    let uuid = "0E0E0E0E-0000-0000-0000-000000000001";
-    let enrolled: Value = f
-        .http()
-        .post(format!("{}/api/fleet/orbit/enroll", f.base))
-        .json(&json!({"enroll_secret": f.enroll_secret, "hardware_uuid": uuid, "hostname": "desk-1", "platform": "ubuntu"}))
-        .send()
+    f.host_with_device_token("0E0E0E0E-0000-0000-0000-000000000001", "desk-1", TOKEN)
         .await
-        .expect("orbit enroll")
-        .json()
-        .await
-        .expect("json");
-    let mut osquery = f.client(uuid);
-    osquery.enroll().await;
-    let queries = osquery.read().await;
-    osquery.answer_details(&queries).await;
-    let status = f
-        .http()
-        .post(format!("{}/api/fleet/orbit/device_token", f.base))
-        .json(&json!({"orbit_node_key": enrolled["orbit_node_key"], "device_auth_token": TOKEN}))
-        .send()
-        .await
-        .expect("device token")
-        .status();
-    assert_eq!(status, StatusCode::OK);
-    TOKEN.to_string()
 }
 
 async fn get(f: &Flotilla, path: &str) -> reqwest::Response {

@@ -136,18 +136,6 @@ fn next() -> usize {
     N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
-/// An API call with the break-glass token that must succeed.
-async fn bg(
-    f: &Flotilla,
-    method: &str,
-    path: &str,
-    body: Option<serde_json::Value>,
-) -> serde_json::Value {
-    let (status, answer) = f.admin_as(Some(&f.break_glass), method, path, body).await;
-    assert!(status.is_success(), "{method} {path}: {status} {answer}");
-    answer
-}
-
 /// The listed secrets (their values only, as a request takes them) and `secret`.
 fn wanted(listed: &serde_json::Value, secret: &str) -> serde_json::Value {
     let mut secrets: Vec<serde_json::Value> = listed
@@ -165,9 +153,11 @@ async fn add_secret(f: &Flotilla, team: Option<u64>, secret: &str) {
     match team {
         Some(team) => {
             let path = format!("/api/v1/fleet/teams/{team}/secrets");
-            let secrets = wanted(&bg(f, "GET", &path, None).await["secrets"], secret);
-            bg(
-                f,
+            let secrets = wanted(
+                &f.break_glass_ok("GET", &path, None).await["secrets"],
+                secret,
+            );
+            f.break_glass_ok(
                 "PATCH",
                 &path,
                 Some(serde_json::json!({ "secrets": secrets })),
@@ -176,9 +166,11 @@ async fn add_secret(f: &Flotilla, team: Option<u64>, secret: &str) {
         }
         None => {
             let path = "/api/v1/fleet/spec/enroll_secret";
-            let secrets = wanted(&bg(f, "GET", path, None).await["spec"]["secrets"], secret);
-            bg(
-                f,
+            let secrets = wanted(
+                &f.break_glass_ok("GET", path, None).await["spec"]["secrets"],
+                secret,
+            );
+            f.break_glass_ok(
                 "POST",
                 path,
                 Some(serde_json::json!({ "spec": { "secrets": secrets } })),
@@ -189,8 +181,7 @@ async fn add_secret(f: &Flotilla, team: Option<u64>, secret: &str) {
 }
 
 async fn new_query(f: &Flotilla, team: u64) -> u64 {
-    bg(
-        f,
+    f.break_glass_ok(
         "POST",
         "/api/v1/fleet/queries",
         Some(serde_json::json!({"name": format!("page query {}", next()), "query": "SELECT 1", "team_id": team})),
@@ -277,13 +268,13 @@ async fn prepare(
             vec![("name", "Team one".into())],
         ),
         "/teams/{id}/delete" => {
-            let doomed = bg(
-                f,
-                "POST",
-                "/api/v1/fleet/teams",
-                Some(serde_json::json!({"name": format!("Doomed {n}")})),
-            )
-            .await["team"]["id"]
+            let doomed = f
+                .break_glass_ok(
+                    "POST",
+                    "/api/v1/fleet/teams",
+                    Some(serde_json::json!({"name": format!("Doomed {n}")})),
+                )
+                .await["team"]["id"]
                 .as_u64()
                 .expect("team id");
             (format!("/teams/{doomed}/delete"), Vec::new())

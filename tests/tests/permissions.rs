@@ -189,20 +189,10 @@ async fn enroll(f: &Flotilla, secret: &str, uuid: &str) -> (OsqueryClient, u64) 
     (host, id)
 }
 
-async fn bg(f: &Flotilla, method: &str, path: &str, body: Option<Value>) -> Value {
-    let (status, answer) = f.admin_as(Some(&f.break_glass), method, path, body).await;
-    assert!(status.is_success(), "{method} {path}: {status} {answer}");
-    answer
-}
-
 async fn team_secret(f: &Flotilla, team: u64) -> String {
-    let secrets = bg(
-        f,
-        "GET",
-        &format!("/api/v1/fleet/teams/{team}/secrets"),
-        None,
-    )
-    .await;
+    let secrets = f
+        .break_glass_ok("GET", &format!("/api/v1/fleet/teams/{team}/secrets"), None)
+        .await;
     secrets["secrets"][0]["secret"]
         .as_str()
         .expect("team secret")
@@ -212,7 +202,7 @@ async fn team_secret(f: &Flotilla, team: u64) -> String {
 async fn carve(f: &Flotilla, host: &mut OsqueryClient, request_id: &str) -> u64 {
     host.carve(&[7u8; 3000], 1024, request_id).await;
     f.run_jobs().await;
-    let carves = bg(f, "GET", "/api/v1/fleet/carves", None).await;
+    let carves = f.break_glass_ok("GET", "/api/v1/fleet/carves", None).await;
     carves["carves"]
         .as_array()
         .and_then(|c| c.iter().find(|c| c["request_id"] == request_id))
@@ -221,22 +211,14 @@ async fn carve(f: &Flotilla, host: &mut OsqueryClient, request_id: &str) -> u64 
 }
 
 async fn build_world(f: &Flotilla) -> World {
-    let team1 = bg(
-        f,
-        "POST",
-        "/api/v1/fleet/teams",
-        Some(json!({"name": "One"})),
-    )
-    .await["team"]["id"]
+    let team1 = f
+        .break_glass_ok("POST", "/api/v1/fleet/teams", Some(json!({"name": "One"})))
+        .await["team"]["id"]
         .as_u64()
         .expect("id");
-    let team2 = bg(
-        f,
-        "POST",
-        "/api/v1/fleet/teams",
-        Some(json!({"name": "Two"})),
-    )
-    .await["team"]["id"]
+    let team2 = f
+        .break_glass_ok("POST", "/api/v1/fleet/teams", Some(json!({"name": "Two"})))
+        .await["team"]["id"]
         .as_u64()
         .expect("id");
     let (mut h1, host1) = enroll(
@@ -253,46 +235,44 @@ async fn build_world(f: &Flotilla) -> World {
     .await;
     let (_, host0) = enroll(f, &f.enroll_secret, "00000000-0000-0000-0000-000000000003").await;
     let query = |name: &str, team: Option<u64>, observer_can_run: bool| json!({"name": name, "query": "SELECT 1", "team_id": team, "observer_can_run": observer_can_run});
-    let observer_query = bg(
-        f,
-        "POST",
-        "/api/v1/fleet/queries",
-        Some(query("for observers", None, true)),
-    )
-    .await["query"]["id"]
+    let observer_query = f
+        .break_glass_ok(
+            "POST",
+            "/api/v1/fleet/queries",
+            Some(query("for observers", None, true)),
+        )
+        .await["query"]["id"]
         .as_u64()
         .expect("id");
-    let other_query = bg(
-        f,
-        "POST",
-        "/api/v1/fleet/queries",
-        Some(query("not for observers", None, false)),
-    )
-    .await["query"]["id"]
+    let other_query = f
+        .break_glass_ok(
+            "POST",
+            "/api/v1/fleet/queries",
+            Some(query("not for observers", None, false)),
+        )
+        .await["query"]["id"]
         .as_u64()
         .expect("id");
-    bg(
-        f,
+    f.break_glass_ok(
         "POST",
         "/api/v1/fleet/queries",
         Some(query("team two's", Some(team2), false)),
     )
     .await;
-    bg(
-        f,
+    f.break_glass_ok(
         "POST",
         "/api/v1/fleet/queries",
         Some(query("team one's", Some(team1), false)),
     )
     .await;
     // A campaign both teamed hosts answered.
-    let run = bg(
-        f,
-        "POST",
-        "/api/v1/fleet/queries/run",
-        Some(json!({"query": "SELECT 2", "selected": {"all": true}})),
-    )
-    .await;
+    let run = f
+        .break_glass_ok(
+            "POST",
+            "/api/v1/fleet/queries/run",
+            Some(json!({"query": "SELECT 2", "selected": {"all": true}})),
+        )
+        .await;
     let campaign = run["campaign"]["id"].as_u64().expect("campaign");
     f.advance_secs(3);
     let name = format!("fleet_distributed_query_{campaign}");
@@ -363,7 +343,7 @@ async fn prepare(
     template: &str,
 ) -> (String, Option<Value>) {
     let throwaway_user = || async {
-        bg(f, "POST", "/api/v1/fleet/users/admin", Some(json!({"name": "T", "email": format!("throwaway{n}-{}@example.com", method.to_lowercase()), "password": "throwaway password 1!", "global_role": "observer", "api_only": true}))).await["user"]["id"].as_u64().expect("id")
+        f.break_glass_ok( "POST", "/api/v1/fleet/users/admin", Some(json!({"name": "T", "email": format!("throwaway{n}-{}@example.com", method.to_lowercase()), "password": "throwaway password 1!", "global_role": "observer", "api_only": true}))).await["user"]["id"].as_u64().expect("id")
     };
     match (method, template) {
         ("POST", "/api/v1/fleet/change_password") => (
@@ -415,13 +395,13 @@ async fn prepare(
             Some(json!({"name": format!("One {n}")})),
         ),
         ("DELETE", "/api/v1/fleet/teams/{id}") => {
-            let id = bg(
-                f,
-                "POST",
-                "/api/v1/fleet/teams",
-                Some(json!({"name": format!("Doomed {n}")})),
-            )
-            .await["team"]["id"]
+            let id = f
+                .break_glass_ok(
+                    "POST",
+                    "/api/v1/fleet/teams",
+                    Some(json!({"name": format!("Doomed {n}")})),
+                )
+                .await["team"]["id"]
                 .as_u64()
                 .expect("id");
             (format!("/api/v1/fleet/teams/{id}"), None)
@@ -474,8 +454,7 @@ async fn prepare(
             Some(json!({"name": format!("q{n}"), "query": "SELECT 1", "team_id": w.team1})),
         ),
         ("PATCH", "/api/v1/fleet/queries/{id}") => {
-            let id = bg(
-                f,
+            let id = f.break_glass_ok(
                 "POST",
                 "/api/v1/fleet/queries",
                 Some(
@@ -491,8 +470,7 @@ async fn prepare(
             )
         }
         ("DELETE", "/api/v1/fleet/queries/{id}") => {
-            let id = bg(
-                f,
+            let id = f.break_glass_ok(
                 "POST",
                 "/api/v1/fleet/queries",
                 Some(
@@ -546,13 +524,13 @@ async fn prepare(
             (path, None)
         }
         ("POST", "/api/v1/fleet/campaigns/{id}/stop") => {
-            let run = bg(
-                f,
-                "POST",
-                "/api/v1/fleet/queries/run",
-                Some(json!({"query": "SELECT 5", "selected": {"teams": [w.team1]}})),
-            )
-            .await;
+            let run = f
+                .break_glass_ok(
+                    "POST",
+                    "/api/v1/fleet/queries/run",
+                    Some(json!({"query": "SELECT 5", "selected": {"teams": [w.team1]}})),
+                )
+                .await;
             let id = run["campaign"]["id"].as_u64().expect("campaign");
             (format!("/api/v1/fleet/campaigns/{id}/stop"), None)
         }

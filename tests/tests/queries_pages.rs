@@ -13,14 +13,8 @@ flotilla_tests::both!(
     modify_query_api
 );
 
-async fn bg(f: &Flotilla, method: &str, path: &str, body: Option<Value>) -> Value {
-    let (status, answer) = f.admin_as(Some(&f.break_glass), method, path, body).await;
-    assert!(status.is_success(), "{method} {path}: {status} {answer}");
-    answer
-}
-
 async fn queries(f: &Flotilla) -> Vec<Value> {
-    bg(f, "GET", "/api/v1/fleet/queries", None).await["queries"]
+    f.break_glass_ok("GET", "/api/v1/fleet/queries", None).await["queries"]
         .as_array()
         .expect("queries")
         .clone()
@@ -31,13 +25,8 @@ async fn query(f: &Flotilla, id: u64) -> Option<Value> {
 }
 
 async fn create_team(f: &Flotilla, name: &str) -> u64 {
-    bg(
-        f,
-        "POST",
-        "/api/v1/fleet/teams",
-        Some(json!({ "name": name })),
-    )
-    .await["team"]["id"]
+    f.break_glass_ok("POST", "/api/v1/fleet/teams", Some(json!({ "name": name })))
+        .await["team"]["id"]
         .as_u64()
         .expect("team id")
 }
@@ -182,22 +171,22 @@ async fn team_users_and_observers(family: Family) {
     let f = Flotilla::start(family).await;
     let one = create_team(&f, "One").await;
     let two = create_team(&f, "Two").await;
-    let global = bg(
-        &f,
-        "POST",
-        "/api/v1/fleet/queries",
-        Some(json!({"name": "global", "query": "SELECT 1", "interval": 60})),
-    )
-    .await["query"]["id"]
+    let global = f
+        .break_glass_ok(
+            "POST",
+            "/api/v1/fleet/queries",
+            Some(json!({"name": "global", "query": "SELECT 1", "interval": 60})),
+        )
+        .await["query"]["id"]
         .as_u64()
         .expect("id");
-    let theirs = bg(
-        &f,
-        "POST",
-        "/api/v1/fleet/queries",
-        Some(json!({"name": "two's", "query": "SELECT 2", "team_id": two})),
-    )
-    .await["query"]["id"]
+    let theirs = f
+        .break_glass_ok(
+            "POST",
+            "/api/v1/fleet/queries",
+            Some(json!({"name": "two's", "query": "SELECT 2", "team_id": two})),
+        )
+        .await["query"]["id"]
         .as_u64()
         .expect("id");
 
@@ -288,22 +277,22 @@ async fn team_users_and_observers(family: Family) {
 
 async fn modify_query_api(family: Family) {
     let f = Flotilla::start(family).await;
-    let id = bg(
-        &f,
-        "POST",
-        "/api/v1/fleet/queries",
-        Some(json!({"name": "q", "query": "SELECT 1", "interval": 60})),
-    )
-    .await["query"]["id"]
+    let id = f
+        .break_glass_ok(
+            "POST",
+            "/api/v1/fleet/queries",
+            Some(json!({"name": "q", "query": "SELECT 1", "interval": 60})),
+        )
+        .await["query"]["id"]
         .as_u64()
         .expect("id");
-    let changed = bg(
-        &f,
-        "PATCH",
-        &format!("/api/v1/fleet/queries/{id}"),
-        Some(json!({"query": "SELECT 2", "observer_can_run": true, "description": "ignored"})),
-    )
-    .await;
+    let changed = f
+        .break_glass_ok(
+            "PATCH",
+            &format!("/api/v1/fleet/queries/{id}"),
+            Some(json!({"query": "SELECT 2", "observer_can_run": true, "description": "ignored"})),
+        )
+        .await;
     assert_eq!(changed["query"]["query"], "SELECT 2");
     assert_eq!(
         changed["query"]["interval"], 60,

@@ -17,33 +17,14 @@ flotilla_tests::both!(
 
 const DEVICE_TOKEN: &str = "7a1a2b3c-4d5e-4f60-8a7b-9c0d1e2f3a4c";
 
-/// Enrolls a host through orbit and osquery and sets its device token (as desktop.rs does).
+/// A host with a Fleet Desktop token.
 async fn host_with_token(f: &Flotilla) -> String {
-    let uuid = "0E0E0E0E-0000-0000-0000-0000000000AA";
-    let enrolled: Value = f
-        .http()
-        .post(format!("{}/api/fleet/orbit/enroll", f.base))
-        .json(&json!({"enroll_secret": f.enroll_secret, "hardware_uuid": uuid, "hostname": "desk-2", "platform": "ubuntu"}))
-        .send()
-        .await
-        .expect("orbit enroll")
-        .json()
-        .await
-        .expect("json");
-    let mut osquery = f.client(uuid);
-    osquery.enroll().await;
-    let queries = osquery.read().await;
-    osquery.answer_details(&queries).await;
-    let status = f
-        .http()
-        .post(format!("{}/api/fleet/orbit/device_token", f.base))
-        .json(&json!({"orbit_node_key": enrolled["orbit_node_key"], "device_auth_token": DEVICE_TOKEN}))
-        .send()
-        .await
-        .expect("device token")
-        .status();
-    assert_eq!(status, StatusCode::OK);
-    DEVICE_TOKEN.to_string()
+    f.host_with_device_token(
+        "0E0E0E0E-0000-0000-0000-0000000000AA",
+        "desk-2",
+        DEVICE_TOKEN,
+    )
+    .await
 }
 
 async fn config(f: &Flotilla) -> Value {

@@ -15,14 +15,8 @@ flotilla_tests::both!(
     refusals
 );
 
-async fn bg(f: &Flotilla, method: &str, path: &str, body: Option<Value>) -> Value {
-    let (status, answer) = f.admin_as(Some(&f.break_glass), method, path, body).await;
-    assert!(status.is_success(), "{method} {path}: {status} {answer}");
-    answer
-}
-
 async fn team_names(f: &Flotilla) -> Vec<String> {
-    bg(f, "GET", "/api/v1/fleet/teams", None).await["teams"]
+    f.break_glass_ok("GET", "/api/v1/fleet/teams", None).await["teams"]
         .as_array()
         .expect("teams")
         .iter()
@@ -31,25 +25,15 @@ async fn team_names(f: &Flotilla) -> Vec<String> {
 }
 
 async fn create_team(f: &Flotilla, name: &str) -> u64 {
-    bg(
-        f,
-        "POST",
-        "/api/v1/fleet/teams",
-        Some(json!({ "name": name })),
-    )
-    .await["team"]["id"]
+    f.break_glass_ok("POST", "/api/v1/fleet/teams", Some(json!({ "name": name })))
+        .await["team"]["id"]
         .as_u64()
         .expect("team id")
 }
 
 async fn team_secrets(f: &Flotilla, team: u64) -> Vec<String> {
-    bg(
-        f,
-        "GET",
-        &format!("/api/v1/fleet/teams/{team}/secrets"),
-        None,
-    )
-    .await["secrets"]
+    f.break_glass_ok("GET", &format!("/api/v1/fleet/teams/{team}/secrets"), None)
+        .await["secrets"]
         .as_array()
         .expect("secrets")
         .iter()
@@ -58,7 +42,8 @@ async fn team_secrets(f: &Flotilla, team: u64) -> Vec<String> {
 }
 
 async fn global_secrets(f: &Flotilla) -> Vec<String> {
-    bg(f, "GET", "/api/v1/fleet/spec/enroll_secret", None).await["spec"]["secrets"]
+    f.break_glass_ok("GET", "/api/v1/fleet/spec/enroll_secret", None)
+        .await["spec"]["secrets"]
         .as_array()
         .expect("secrets")
         .iter()
@@ -343,7 +328,8 @@ async fn agent_options_editor(family: Family) {
         .contains("`config.options.distributed_interval` must be a number"));
 
     // Review: the diff marks removed and added lines in text.
-    let before = bg(&f, "GET", "/api/v1/fleet/config", None).await["agent_options"].clone();
+    let before =
+        f.break_glass_ok("GET", "/api/v1/fleet/config", None).await["agent_options"].clone();
     assert_eq!(interval(&before), 10);
     let mut proposed = before.clone();
     proposed["config"]["options"]["distributed_interval"] = json!(42);
@@ -371,7 +357,7 @@ async fn agent_options_editor(family: Family) {
         .body
         .contains("<span class=\"diff-add\">+       &quot;darwin&quot;: {"));
     assert_eq!(
-        interval(&bg(&f, "GET", "/api/v1/fleet/config", None).await["agent_options"]),
+        interval(&f.break_glass_ok("GET", "/api/v1/fleet/config", None).await["agent_options"]),
         10,
         "a review saves nothing"
     );
@@ -389,7 +375,7 @@ async fn agent_options_editor(family: Family) {
         )
         .await;
     see_other(&saved, "/settings/agent-options?notice=saved");
-    let now = bg(&f, "GET", "/api/v1/fleet/config", None).await["agent_options"].clone();
+    let now = f.break_glass_ok("GET", "/api/v1/fleet/config", None).await["agent_options"].clone();
     assert_eq!(now, proposed);
 
     // A save against options that changed since the review is refused, and changes nothing.
@@ -404,8 +390,7 @@ async fn agent_options_editor(family: Family) {
     let stale = reviewed(&review);
     let mut meanwhile = now.clone();
     meanwhile["config"]["options"]["distributed_interval"] = json!(11);
-    bg(
-        &f,
+    f.break_glass_ok(
         "PATCH",
         "/api/v1/fleet/config",
         Some(json!({ "agent_options": meanwhile })),
@@ -429,7 +414,7 @@ async fn agent_options_editor(family: Family) {
     );
     assert_ne!(reviewed(&refused), stale);
     assert_eq!(
-        interval(&bg(&f, "GET", "/api/v1/fleet/config", None).await["agent_options"]),
+        interval(&f.break_glass_ok("GET", "/api/v1/fleet/config", None).await["agent_options"]),
         11
     );
 
@@ -459,14 +444,14 @@ async fn agent_options_editor(family: Family) {
         )
         .await;
     see_other(&saved, &format!("/teams/{team}/agent-options?notice=saved"));
-    let teams = bg(&f, "GET", "/api/v1/fleet/teams", None).await;
+    let teams = f.break_glass_ok("GET", "/api/v1/fleet/teams", None).await;
     let stored = teams["teams"]
         .as_array()
         .and_then(|t| t.iter().find(|t| t["id"] == team))
         .expect("team listed");
     assert_eq!(stored["agent_options"], own);
     assert_eq!(
-        interval(&bg(&f, "GET", "/api/v1/fleet/config", None).await["agent_options"]),
+        interval(&f.break_glass_ok("GET", "/api/v1/fleet/config", None).await["agent_options"]),
         11
     );
 }
@@ -513,7 +498,8 @@ async fn refusals(family: Family) {
     let names = team_names(&f).await;
     let secrets = team_secrets(&f, two).await;
     let global = global_secrets(&f).await;
-    let config = bg(&f, "GET", "/api/v1/fleet/config", None).await["agent_options"].clone();
+    let config =
+        f.break_glass_ok("GET", "/api/v1/fleet/config", None).await["agent_options"].clone();
     let observer = f.user(Some("observer"), &[]).await;
     let browser = Browser::new(&f, Some(observer.token.clone()));
     let options = r#"{"config": {"options": {"distributed_interval": 1}}}"#;
@@ -556,7 +542,7 @@ async fn refusals(family: Family) {
     assert_eq!(team_secrets(&f, two).await, secrets);
     assert_eq!(global_secrets(&f).await, global);
     assert_eq!(
-        bg(&f, "GET", "/api/v1/fleet/config", None).await["agent_options"],
+        f.break_glass_ok("GET", "/api/v1/fleet/config", None).await["agent_options"],
         config
     );
     // The observer reads the options, without an editor.

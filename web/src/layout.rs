@@ -151,6 +151,17 @@ pub fn csrf_field(viewer: &Viewer) -> Markup {
     html! { input type="hidden" name="csrf_token" value=(viewer.csrf); }
 }
 
+/// A form with one button that deletes what `action` names, after the browser confirms
+/// `confirm` (app.js).
+pub fn delete_form(viewer: &Viewer, action: &str, confirm: &str, label: &str) -> Markup {
+    html! {
+        form method="post" action=(action) {
+            (csrf_field(viewer))
+            button type="submit" class="danger" data-confirm=(confirm) { (label) }
+        }
+    }
+}
+
 /// A notice after a POST-redirect-GET, from a fixed list (a link cannot make a page say
 /// anything it likes).
 pub fn notice(text: Option<&str>) -> Markup {

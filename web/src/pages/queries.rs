@@ -403,10 +403,7 @@ async fn query_page(
                     button type="submit" class="primary" { "Save changes" }
                 }
                 h2 { "Delete" }
-                form method="post" action=(format!("{base}/delete")) {
-                    (layout::csrf_field(viewer))
-                    button type="submit" class="danger" data-confirm=(confirm) { "Delete query " (query.name) }
-                }
+                (layout::delete_form(viewer, &format!("{base}/delete"), &confirm, &format!("Delete query {}", query.name)))
             }
         },
     ))

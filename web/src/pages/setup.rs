@@ -2,10 +2,10 @@
 //! (or the break-glass token on a deployment).
 
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use flotilla::api::admin::auth::refuse_foreign_origin;
-use flotilla::api::admin::session_cookie::{self, SESSION_COOKIE};
+use flotilla::api::admin::session_cookie;
 use flotilla::api::client_ip::ClientIp;
 use flotilla::api::public_url::PublicUrl;
 use flotilla::app::App;
@@ -106,9 +106,7 @@ pub async fn submit(
         Ok((_, session)) => {
             let mut response = see_other("/");
             let lifetime = app.settings.identity.sessions.lifetime_secs;
-            if let Some(cookie) = session_cookie::set(SESSION_COOKIE, &session.token, lifetime) {
-                response.headers_mut().append(header::SET_COOKIE, cookie);
-            }
+            session_cookie::attach_session(response.headers_mut(), &session.token, lifetime);
             Ok(response)
         }
         Err(ApiError::Conflict(_)) => Ok(see_other("/login")),

@@ -106,9 +106,7 @@ pub async fn submit(
         Ok((_, session)) => {
             let mut response = see_other(&next);
             let lifetime = app.settings.identity.sessions.lifetime_secs;
-            if let Some(cookie) = session_cookie::set(SESSION_COOKIE, &session.token, lifetime) {
-                response.headers_mut().append(header::SET_COOKIE, cookie);
-            }
+            session_cookie::attach_session(response.headers_mut(), &session.token, lifetime);
             Ok(response)
         }
         Err(

@@ -55,9 +55,7 @@ async fn user_and_teams(app: &App, principal: &Principal) -> ApiResult<(Value, V
 fn with_session_cookie(app: &App, body: Value, session: &NewCredential) -> Response {
     let mut response = Json(body).into_response();
     let lifetime = app.settings.identity.sessions.lifetime_secs;
-    if let Some(cookie) = session_cookie::set(SESSION_COOKIE, &session.token, lifetime) {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
-    }
+    session_cookie::attach_session(response.headers_mut(), &session.token, lifetime);
     response
 }
 

@@ -59,6 +59,13 @@ pub fn set(name: &str, token: &str, max_age_secs: i64) -> Option<HeaderValue> {
     build_with(name, token.to_string(), max_age_secs, SameSite::Lax)
 }
 
+/// Adds the new session's cookie to an answer, lasting the session's absolute lifetime.
+pub fn attach_session(headers: &mut axum::http::HeaderMap, token: &str, lifetime_secs: i64) {
+    if let Some(cookie) = set(SESSION_COOKIE, token, lifetime_secs) {
+        headers.append(header::SET_COOKIE, cookie);
+    }
+}
+
 /// A cookie the browser must send on a top-level navigation from another site (the identity
 /// provider's redirect back).
 pub fn set_lax(name: &str, value: &str, max_age_secs: i64) -> Option<HeaderValue> {

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::auth::refuse_foreign_origin;
-use super::session_cookie::{self, SESSION_COOKIE, SSO_STATE_COOKIE};
+use super::session_cookie::{self, SSO_STATE_COOKIE};
 use crate::api::body::{parse, JsonBody};
 use crate::api::client_ip::ClientIp;
 use crate::api::public_url::PublicUrl;
@@ -145,9 +145,7 @@ pub async fn callback(
         headers.insert(header::LOCATION, location);
     }
     let lifetime = app.settings.identity.sessions.lifetime_secs;
-    if let Some(cookie) = session_cookie::set(SESSION_COOKIE, &signed_in.session.token, lifetime) {
-        headers.append(header::SET_COOKIE, cookie);
-    }
+    session_cookie::attach_session(headers, &signed_in.session.token, lifetime);
     if let Some(cookie) = session_cookie::clear(SSO_STATE_COOKIE) {
         headers.append(header::SET_COOKIE, cookie);
     }

@@ -109,10 +109,7 @@ fn page(
             @if principal.can(Permission::ManageTeams, Scope::Global) {
                 h2 { "Delete" }
                 p { "Deleting the team deletes its enroll secrets and saved queries and removes its users' roles on it. Its hosts stay, in no team." }
-                form method="post" action=(format!("{base}/delete")) {
-                    (layout::csrf_field(viewer))
-                    button type="submit" class="danger" data-confirm=(confirm) { "Delete team " (team.name) }
-                }
+                (layout::delete_form(viewer, &format!("{base}/delete"), &confirm, &format!("Delete team {}", team.name)))
             }
         },
     )
