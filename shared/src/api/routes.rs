@@ -1,5 +1,5 @@
 //! Every route, declared once with the function group (Lambda) that serves it.
-//! template.yaml must declare the same set per function: tests/tests/routes.rs checks it.
+//! template.yaml must declare the same set per function: tests/tests/suite/routes.rs checks it.
 
 use axum::routing::MethodRouter;
 use axum::Router;

@@ -3,10 +3,10 @@
 //! queue delivers them. The installers' contents are checked in depth by packager/tests; here
 //! the real tools confirm that what comes out of the API is the installer asked for.
 
-#[path = "../../agent/tests/common/server.rs"]
+#[path = "../../../agent/tests/common/server.rs"]
 #[allow(dead_code)]
 mod server;
-#[path = "../../agent/tests/common/tuf.rs"]
+#[path = "../../../agent/tests/common/tuf.rs"]
 #[allow(dead_code)]
 mod tuf;
 

@@ -4,10 +4,10 @@
 //! lines; plain osquery's files; and the refusals (what a role may not do is neither shown
 //! nor accepted).
 
-#[path = "../../agent/tests/common/server.rs"]
+#[path = "../../../agent/tests/common/server.rs"]
 #[allow(dead_code)]
 mod server;
-#[path = "../../agent/tests/common/tuf.rs"]
+#[path = "../../../agent/tests/common/tuf.rs"]
 #[allow(dead_code)]
 mod tuf;
 
