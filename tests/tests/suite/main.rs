@@ -14,7 +14,6 @@ mod host_admin;
 mod host_listing;
 mod identity;
 mod lambda_event;
-mod main;
 mod orbit;
 mod packager;
 mod page_permissions;

@@ -348,7 +348,7 @@ async fn pkg_and_msi_are_built_and_downloaded(family: Family) {
             path.to_str().expect("path"),
         ],
     );
-    let secret = crate::files_named(&extracted, "secret.txt");
+    let secret = files_named(&extracted, "secret.txt");
     assert_eq!(
         std::fs::read_to_string(&secret).expect("secret.txt").trim(),
         SECRET
