@@ -1,12 +1,13 @@
 """Builds a TUF repository with python-tuf, an implementation independent of tough, so the
 agent's updater is tested against metadata it did not write itself.
 
-    tuf_repo.py OUTDIR TARGET_NAME TARGET_FILE VERSION
+    tuf_repo.py OUTDIR TARGET_NAME TARGET_FILE VERSION [TARGET_NAME TARGET_FILE VERSION ...]
 
 Writes Fleet's layout: metadata at OUTDIR (1.root.json, root.json, targets.json, snapshot.json,
-timestamp.json; no consistent snapshots, as `fleetctl updates init` makes them) and the target
-at OUTDIR/targets/TARGET_NAME, with {"version": VERSION} as its custom metadata. One ed25519
-key signs every role.
+timestamp.json; no consistent snapshots, as `fleetctl updates init` makes them) and each target
+at OUTDIR/targets/TARGET_NAME, with {"version": VERSION} as its custom metadata (none when
+VERSION is "-"). One ed25519 key signs every role. The agent's tests publish one target; the
+browser tests publish the three a .deb needs.
 """
 
 import shutil
@@ -28,7 +29,10 @@ from tuf.api.serialization.json import JSONSerializer
 
 
 def main() -> None:
-    outdir, target_name, target_file, version = sys.argv[1:5]
+    outdir, published = sys.argv[1], sys.argv[2:]
+    if not published or len(published) % 3:
+        sys.exit(__doc__)
+    published = [published[i : i + 3] for i in range(0, len(published), 3)]
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -41,11 +45,12 @@ def main() -> None:
     for role in ("root", "targets", "snapshot", "timestamp"):
         root.signed.add_key(signer.public_key, role)
 
-    data = Path(target_file).read_bytes()
-    target = TargetFile.from_data(target_name, data, ["sha256"])
-    target.unrecognized_fields["custom"] = {"version": version}
     targets = Metadata(Targets(expires=expires))
-    targets.signed.targets[target_name] = target
+    for target_name, target_file, version in published:
+        target = TargetFile.from_data(target_name, Path(target_file).read_bytes(), ["sha256"])
+        if version != "-":
+            target.unrecognized_fields["custom"] = {"version": version}
+        targets.signed.targets[target_name] = target
 
     serializer = JSONSerializer(compact=False)
     targets.sign(signer)
@@ -70,9 +75,10 @@ def main() -> None:
     (out / "snapshot.json").write_bytes(snapshot_bytes)
     (out / "timestamp.json").write_bytes(timestamp.to_bytes(serializer))
 
-    destination = out / "targets" / target_name
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(target_file, destination)
+    for target_name, target_file, _ in published:
+        destination = out / "targets" / target_name
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(target_file, destination)
 
 
 if __name__ == "__main__":

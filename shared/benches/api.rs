@@ -497,7 +497,7 @@ async fn carve(bench: &Bench, app: &App, node_key: &str, block_size: usize, size
 /// (the items enrollment writes), then each request timed on its own: server time and store
 /// calls per request. None of them may grow with the fleet.
 async fn host_listing(bench: &Bench, app: &App) {
-    use flotilla::domain::host_index::fixtures::{insert_hosts, FixtureHost};
+    use flotilla::domain::host_index::fixtures::{insert_hosts, mixed_fleet};
 
     let n: usize = std::env::var("BENCH_HOSTS")
         .ok()
@@ -505,25 +505,7 @@ async fn host_listing(bench: &Bench, app: &App) {
         .unwrap_or(100_000);
     let now = app.clock.now().timestamp();
     let started = Instant::now();
-    let hosts: Vec<FixtureHost> = (0..n)
-        .map(|i| FixtureHost {
-            hostname: format!("host-{:06}", (i * 7919) % n),
-            uuid: format!("LIST-{i:08}"),
-            hardware_serial: format!("SER{i:08}"),
-            primary_ip: format!("10.{}.{}.{}", i / 65_536, (i / 256) % 256, i % 256),
-            // 10% windows, 20% darwin, the rest linux.
-            platform: match i % 10 {
-                0 => "windows",
-                1 | 2 => "darwin",
-                _ => "ubuntu",
-            }
-            .to_string(),
-            osquery_version: format!("5.1{}.0", i % 4),
-            team_id: None,
-            enrolled_at: now - 86_400 * 40 + i as i64,
-            seen_time: now - (i as i64 * 13) % (3 * 86_400),
-        })
-        .collect();
+    let hosts = mixed_fleet(n, now);
     for chunk in hosts.chunks(10_000) {
         insert_hosts(app.state(), now, chunk)
             .await
@@ -661,11 +643,9 @@ fn max_rss_mib() -> f64 {
 async fn campaign_at_scale(bench: &Bench, app: &App, budget: Duration) {
     use base64::Engine;
     use flotilla::domain::campaign_export::{self, ExportFormat};
-    use flotilla::domain::campaigns::{self, CampaignResult};
+    use flotilla::domain::campaigns;
     use flotilla::domain::identity::roles::TeamFilter;
-    use flotilla::domain::layout;
     use flotilla::domain::live::Targets;
-    use flotilla::ports::{Cond, Item, WriteOp};
 
     const HOSTS: u64 = 100_000;
     let campaign = campaigns::create(
@@ -681,39 +661,9 @@ async fn campaign_at_scale(bench: &Bench, app: &App, budget: Duration) {
     .expect("campaign");
     let now = app.clock.now();
     let started = Instant::now();
-    for chunk in (1..=HOSTS).collect::<Vec<_>>().chunks(100) {
-        let ops = chunk
-            .iter()
-            .map(|host| {
-                let rows = (0..3)
-                    .map(|i| {
-                        json!({"pid": (host * 10 + i).to_string(), "name": "bash", "path": "/usr/bin/bash"})
-                            .as_object()
-                            .cloned()
-                            .expect("row")
-                    })
-                    .collect();
-                let result = CampaignResult {
-                    host_id: *host,
-                    hostname: format!("host-{host}"),
-                    rows,
-                    error: None,
-                    stats: None,
-                    received_at: now,
-                    rows_blob: None,
-                    team_id: None,
-                    team_recorded: true,
-                    rows_omitted: false,
-                };
-                WriteOp::Put {
-                    item: Item::encode(layout::campaign_result(campaign.id, *host), &result)
-                        .expect("encode"),
-                    cond: Cond::None,
-                }
-            })
-            .collect();
-        app.state().write(ops).await.expect("fixture");
-    }
+    campaigns::fixtures::insert_results(app.state(), campaign.id, 1..=HOSTS, 3, now)
+        .await
+        .expect("fixture");
     println!(
         "campaign fixture: {HOSTS} results (3 rows each) written in {:.1} s",
         started.elapsed().as_secs_f64()

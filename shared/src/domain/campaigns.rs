@@ -820,3 +820,53 @@ pub async fn host_result(
     }
     Ok(Some(result))
 }
+
+/// Campaign results written straight to the store, for benchmarks and scale tests that need a
+/// campaign answered by 100,000 hosts without 100,000 HTTP writes. The campaign's counters are
+/// not moved.
+pub mod fixtures {
+    use super::*;
+
+    /// `rows_per_host` rows of a processes-like table from each of `hosts`.
+    pub async fn insert_results(
+        store: &dyn StateStore,
+        campaign_id: u64,
+        hosts: std::ops::RangeInclusive<u64>,
+        rows_per_host: u64,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let hosts: Vec<u64> = hosts.collect();
+        for chunk in hosts.chunks(100) {
+            let mut ops = Vec::with_capacity(chunk.len());
+            for host in chunk {
+                let rows = (0..rows_per_host)
+                    .map(|i| {
+                        let mut row = Map::new();
+                        row.insert("pid".into(), json!((host * 10 + i).to_string()));
+                        row.insert("name".into(), json!("bash"));
+                        row.insert("path".into(), json!("/usr/bin/bash"));
+                        row
+                    })
+                    .collect();
+                let result = CampaignResult {
+                    host_id: *host,
+                    hostname: format!("host-{host}"),
+                    rows,
+                    error: None,
+                    stats: None,
+                    received_at: now,
+                    rows_blob: None,
+                    team_id: None,
+                    team_recorded: true,
+                    rows_omitted: false,
+                };
+                ops.push(WriteOp::Put {
+                    item: Item::encode(layout::campaign_result(campaign_id, *host), &result)?,
+                    cond: Cond::None,
+                });
+            }
+            store.write(ops).await?;
+        }
+        Ok(())
+    }
+}

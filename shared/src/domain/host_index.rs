@@ -620,6 +620,30 @@ pub mod fixtures {
         pub seen_time: i64,
     }
 
+    /// `n` hosts as benchmarks and scale tests want them: names out of id order, 10% windows,
+    /// 20% darwin, the rest linux, four osquery versions, enrolled over 40 days, last seen
+    /// spread over three days before `now`.
+    pub fn mixed_fleet(n: usize, now: i64) -> Vec<FixtureHost> {
+        (0..n)
+            .map(|i| FixtureHost {
+                hostname: format!("host-{:06}", (i * 7919) % n.max(1)),
+                uuid: format!("LIST-{i:08}"),
+                hardware_serial: format!("SER{i:08}"),
+                primary_ip: format!("10.{}.{}.{}", i / 65_536, (i / 256) % 256, i % 256),
+                platform: match i % 10 {
+                    0 => "windows",
+                    1 | 2 => "darwin",
+                    _ => "ubuntu",
+                }
+                .to_string(),
+                osquery_version: format!("5.1{}.0", i % 4),
+                team_id: None,
+                enrolled_at: now - 86_400 * 40 + i as i64,
+                seen_time: now - (i as i64 * 13) % (3 * 86_400),
+            })
+            .collect()
+    }
+
     /// Writes the hosts; answers their ids, in order.
     pub async fn insert_hosts(
         store: &dyn StateStore,
