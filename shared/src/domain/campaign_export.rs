@@ -293,28 +293,6 @@ impl<'a> BlobWriter<'a> {
     }
 }
 
-/// One CSV field, RFC 4180: quoted when it holds a comma, quote, CR or LF (quotes doubled).
-/// By hand rather than with the `csv` crate: this is the whole of what the export needs.
-pub fn csv_field(out: &mut Vec<u8>, value: &str) {
-    if value.contains([',', '"', '\r', '\n']) {
-        out.push(b'"');
-        out.extend_from_slice(value.replace('"', "\"\"").as_bytes());
-        out.push(b'"');
-    } else {
-        out.extend_from_slice(value.as_bytes());
-    }
-}
-
-fn csv_line(out: &mut Vec<u8>, fields: impl IntoIterator<Item = String>) {
-    for (i, field) in fields.into_iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        csv_field(out, &field);
-    }
-    out.extend_from_slice(b"\r\n");
-}
-
 /// A cell's text: osquery sends strings; anything else is written as JSON.
 fn cell(value: Option<&Value>) -> String {
     match value {
@@ -394,7 +372,7 @@ async fn write_all(
                     }
                 }
                 line.clear();
-                csv_line(
+                super::csv_record::write(
                     &mut line,
                     ["host_id".to_string(), "hostname".to_string()]
                         .into_iter()
@@ -407,7 +385,7 @@ async fn write_all(
                 rows += 1;
                 line.clear();
                 match export.format {
-                    ExportFormat::Csv => csv_line(
+                    ExportFormat::Csv => super::csv_record::write(
                         &mut line,
                         [result.host_id.to_string(), result.hostname.clone()]
                             .into_iter()
@@ -436,19 +414,6 @@ async fn write_all(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn csv_fields_are_quoted_as_rfc_4180_says() {
-        let mut out = Vec::new();
-        csv_line(
-            &mut out,
-            ["plain", "a,b", "say \"hi\"", "two\nlines", ""].map(String::from),
-        );
-        assert_eq!(
-            String::from_utf8(out).expect("utf8"),
-            "plain,\"a,b\",\"say \"\"hi\"\"\",\"two\nlines\",\r\n"
-        );
-    }
 
     #[test]
     fn exports_are_named_per_format_and_scope() {

@@ -33,6 +33,7 @@ use futures_util::stream::Stream;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::csv_record;
 use super::host_index::{self, HostRow, ENROLL_HOURS, SEEN_DAYS, SEEN_MINUTES};
 use super::host_status::{self, StatusFilter, StatusRules};
 use super::hosts::Seen;
@@ -875,41 +876,40 @@ pub async fn count(
 // ---- CSV.
 
 /// The CSV report's columns, in order.
-pub const CSV_HEADER: &str =
-    "id,hostname,uuid,hardware_serial,primary_ip,platform,osquery_version,team_id,status,last_seen,enrolled_at\n";
+pub const CSV_COLUMNS: [&str; 11] = [
+    "id",
+    "hostname",
+    "uuid",
+    "hardware_serial",
+    "primary_ip",
+    "platform",
+    "osquery_version",
+    "team_id",
+    "status",
+    "last_seen",
+    "enrolled_at",
+];
 
-fn csv_field(text: &str) -> String {
-    // Quoted when needed; a leading formula character is defused for spreadsheets.
-    let text = if text.starts_with(['=', '+', '-', '@']) {
-        format!("'{text}")
-    } else {
-        text.to_string()
-    };
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text
-    }
-}
-
-pub fn csv_line(host: &ListedHost) -> String {
+pub fn csv_line(out: &mut Vec<u8>, host: &ListedHost) {
     let row = &host.row;
     let time =
         |t: i64| chrono::DateTime::from_timestamp(t, 0).map_or(String::new(), |t| t.to_rfc3339());
-    format!(
-        "{},{},{},{},{},{},{},{},{},{},{}\n",
-        row.id,
-        csv_field(&row.hostname),
-        csv_field(&row.uuid),
-        csv_field(&row.hardware_serial),
-        csv_field(&row.primary_ip),
-        csv_field(&row.platform),
-        csv_field(&row.osquery_version),
-        row.team_id.map(|t| t.to_string()).unwrap_or_default(),
-        host.status(),
-        time(host.seen_time),
-        time(row.enrolled_at),
-    )
+    csv_record::write(
+        out,
+        [
+            row.id.to_string(),
+            row.hostname.clone(),
+            row.uuid.clone(),
+            row.hardware_serial.clone(),
+            row.primary_ip.clone(),
+            row.platform.clone(),
+            row.osquery_version.clone(),
+            row.team_id.map(|t| t.to_string()).unwrap_or_default(),
+            host.status().to_string(),
+            time(host.seen_time),
+            time(row.enrolled_at),
+        ],
+    );
 }
 
 /// The CSV of every host the query matches: the header, then one page of the index at a time
@@ -920,7 +920,9 @@ pub fn csv_stream(
     rules: StatusRules,
     query: HostQuery,
 ) -> impl Stream<Item = Result<Bytes, ApiError>> + Send {
-    let first = Some(Bytes::from_static(CSV_HEADER.as_bytes()));
+    let mut header = Vec::new();
+    csv_record::write(&mut header, CSV_COLUMNS);
+    let first = Some(Bytes::from(header));
     futures_util::stream::try_unfold(
         (first, Some(query.cursor.clone()), query),
         move |(header, cursor, mut query)| {
@@ -935,7 +937,10 @@ pub fn csv_stream(
                 query.cursor = cursor;
                 query.per_page = MAX_PER_PAGE;
                 let page = list_page(store.as_ref(), now, &rules, &query).await?;
-                let text: String = page.rows.iter().map(csv_line).collect();
+                let mut text = Vec::new();
+                for host in &page.rows {
+                    csv_line(&mut text, host);
+                }
                 let next = page.next_cursor.map(Some);
                 Ok(Some((Bytes::from(text), (None, next, query))))
             }

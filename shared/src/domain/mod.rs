@@ -10,6 +10,7 @@ pub mod carve_access;
 pub mod carve_assembly;
 pub mod carves;
 pub mod credentials;
+pub mod csv_record;
 pub mod detail_queries;
 pub mod distributed;
 pub mod enroll_secrets;
