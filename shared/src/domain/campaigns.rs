@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use std::time::Duration;
 
+use super::host_listing::{self, Scopes};
 use super::hosts;
 use super::identity::roles::TeamFilter;
 use super::layout;
@@ -191,16 +192,15 @@ impl Default for AskedCache {
     }
 }
 
-/// The hosts a campaign targets, as the admin API shows them. Today the count taken when the
-/// campaign was created; the host counters (kept per team) can replace it here without
-/// touching callers.
+/// The hosts a campaign targets, as the admin API shows them: counted when the campaign was
+/// created (`count_targets`).
 pub fn target_count(campaign: &Campaign) -> u64 {
     campaign.targeted
 }
 
-/// Hosts the targets match at creation, and the teams of the hosts named. Named hosts only:
-/// one BatchGetItem per 100 hosts. Teams or all: a walk of the host index (what exists today;
-/// the host counters will replace it).
+/// Hosts the targets match at creation, and the teams of the hosts named: one BatchGetItem
+/// per 100 named hosts, and the host counters for teams or all (a Query per team), so the
+/// cost does not grow with the fleet.
 async fn count_targets(
     store: &dyn StateStore,
     targets: &Targets,
@@ -209,31 +209,29 @@ async fn count_targets(
     let named = batch_get_all(store, &keys).await?;
     let mut host_teams = Vec::new();
     let mut unteamed = false;
-    let mut named_ids = Vec::with_capacity(named.len());
+    let mut named_outside_teams = 0;
     for item in &named {
         let host: hosts::Host = item.decode()?;
-        named_ids.push(host.id);
+        if !host
+            .team_id
+            .is_some_and(|team| targets.teams.contains(&team))
+        {
+            named_outside_teams += 1;
+        }
         match host.team_id {
             Some(team) if !host_teams.contains(&team) => host_teams.push(team),
             Some(_) => {}
             None => unteamed = true,
         }
     }
-    if !targets.all && targets.teams.is_empty() {
-        return Ok((named_ids.len() as u64, host_teams, unteamed));
-    }
-    const PAGE: usize = 500;
-    let mut count = 0;
-    for page in 0.. {
-        let hosts = hosts::list(store, page, PAGE).await?;
-        count += hosts
-            .iter()
-            .filter(|h| targets.includes(h.host.id, h.host.team_id))
-            .count() as u64;
-        if hosts.len() < PAGE {
-            break;
-        }
-    }
+    let count = if targets.all {
+        host_listing::total(store, &Scopes::All).await?
+    } else if targets.teams.is_empty() {
+        named_outside_teams
+    } else {
+        let teams = targets.teams.iter().map(|team| Some(*team)).collect();
+        host_listing::total(store, &Scopes::Only(teams)).await? + named_outside_teams
+    };
     Ok((count, host_teams, unteamed))
 }
 

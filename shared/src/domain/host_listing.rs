@@ -721,6 +721,15 @@ async fn totals(
     Ok(sums)
 }
 
+/// The hosts in these scopes, from their `total` counters (a Query per scope).
+pub async fn total(store: &dyn StateStore, scopes: &Scopes) -> Result<u64, StoreError> {
+    if matches!(scopes, Scopes::Only(teams) if teams.is_empty()) {
+        return Ok(0);
+    }
+    let sums = totals(store, scopes).await?;
+    Ok(u64::try_from(sums.get("total").copied().unwrap_or(0)).unwrap_or(0))
+}
+
 /// The hosts a kind of bucket counts from `from` (unix seconds) on, in these scopes.
 async fn bucket_sum(
     store: &dyn StateStore,

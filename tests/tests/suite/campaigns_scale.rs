@@ -501,7 +501,10 @@ fn host_query_wait(secs: u64) -> Setup {
 }
 
 async fn host_query_answers_within_the_wait_or_times_out(family: Family) {
-    let f = Flotilla::start_with(family, host_query_wait(5)).await;
+    const WAIT_SECS: u64 = 12;
+    // Long enough that a host polling moto on a loaded 2-core machine answers within it (5 s
+    // failed there); the timeout half of the test waits all of it.
+    let f = Flotilla::start_with(family, host_query_wait(WAIT_SECS)).await;
     let (mut host, id) = enrolled(
         &f,
         &f.enroll_secret.clone(),
@@ -560,7 +563,7 @@ async fn host_query_answers_within_the_wait_or_times_out(family: Family) {
         Some(json!({"query": "SELECT 'late'"})),
     )
     .await;
-    assert!(started.elapsed() >= std::time::Duration::from_secs(5));
+    assert!(started.elapsed() >= std::time::Duration::from_secs(WAIT_SECS));
     assert_eq!(answer["error"], "timeout waiting for results", "{answer}");
     assert_eq!(answer["rows"], json!([]));
     f.advance_secs(3);
