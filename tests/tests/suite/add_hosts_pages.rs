@@ -4,17 +4,11 @@
 //! lines; plain osquery's files; and the refusals (what a role may not do is neither shown
 //! nor accepted).
 
-#[path = "../../../agent/tests/common/server.rs"]
-#[allow(dead_code)]
-mod server;
-#[path = "../../../agent/tests/common/tuf.rs"]
-#[allow(dead_code)]
-mod tuf;
-
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::process::Command;
 
+use crate::{server, tuf};
 use flotilla_tests::harness::{Family, Flotilla, Setup};
 use flotilla_tests::page_client::Browser;
 use server::FileServer;

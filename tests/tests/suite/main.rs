@@ -3,6 +3,14 @@
 //! subscriber (`secrets_in_logs`, `desktop_logs`) stay in binaries of their own.
 //! Run one file's tests with `cargo test -p flotilla-tests --test suite <file>::`.
 
+// agent/tests/common's TUF repository and file server, for packager and add_hosts_pages.
+#[path = "../../../agent/tests/common/server.rs"]
+#[allow(dead_code)]
+mod server;
+#[path = "../../../agent/tests/common/tuf.rs"]
+#[allow(dead_code)]
+mod tuf;
+
 mod activities;
 mod add_hosts_pages;
 mod api;

@@ -3,17 +3,11 @@
 //! queue delivers them. The installers' contents are checked in depth by packager/tests; here
 //! the real tools confirm that what comes out of the API is the installer asked for.
 
-#[path = "../../../agent/tests/common/server.rs"]
-#[allow(dead_code)]
-mod server;
-#[path = "../../../agent/tests/common/tuf.rs"]
-#[allow(dead_code)]
-mod tuf;
-
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::process::Command;
 
+use crate::{server, tuf};
 use flotilla::domain::packages::targets::CACHE_PREFIX;
 use flotilla::jobs::Job;
 use flotilla_tests::both;
