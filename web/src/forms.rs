@@ -29,3 +29,25 @@ pub fn form_problem(error: &flotilla::error::ApiError) -> bool {
     use flotilla::error::ApiError;
     matches!(error, ApiError::BadRequest(_) | ApiError::Conflict(_))
 }
+
+/// A page's posted form as its (name, value) pairs in order, for forms that repeat a name
+/// (a checkbox per row) which `PageForm`'s structs cannot hold.
+pub struct PageFields(pub Vec<(String, String)>);
+
+impl<S> FromRequest<S> for PageFields
+where
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let body = axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(|e| ApiError::bad_request(format!("the form could not be read: {e}")))?;
+        Ok(PageFields(
+            url::form_urlencoded::parse(&body)
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        ))
+    }
+}

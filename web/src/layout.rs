@@ -22,6 +22,12 @@ const NAV: &[NavItem] = &[
         global: false,
     },
     NavItem {
+        path: "/hosts",
+        label: "Hosts",
+        permission: Permission::ReadHosts,
+        global: false,
+    },
+    NavItem {
         path: "/queries",
         label: "Queries",
         permission: Permission::ReadQueries,

@@ -647,6 +647,58 @@ pub async fn list_recent(
     })
 }
 
+/// A recent campaign that targeted a host, and what the host answered (None: no answer).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostCampaign {
+    pub campaign: Campaign,
+    pub answer: Option<HostAnswer>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostAnswer {
+    pub received_at: DateTime<Utc>,
+    /// None when the rows were large enough to be stored apart (not read here).
+    pub rows: Option<usize>,
+    pub error: Option<String>,
+}
+
+/// The campaigns among the `recent` newest that `visible` shows and whose targets include
+/// the host (by id, its current team, or all hosts), newest first, with its answer to each.
+/// There is no index of campaigns by host: this reads the recent list (`list_recent`, bounded)
+/// and one GetItem per campaign that targeted the host, so it looks back only so far.
+pub async fn recent_for_host(
+    app: &AppInner,
+    host_id: u64,
+    team_id: Option<u64>,
+    visible: &TeamFilter,
+    recent: usize,
+) -> Result<Vec<HostCampaign>, ApiError> {
+    let page = list_recent(app, None, recent, visible).await?;
+    let mut out = Vec::new();
+    for campaign in page.campaigns {
+        if !campaign.targets.includes(host_id, team_id) {
+            continue;
+        }
+        let answer = match app
+            .state()
+            .get(&layout::campaign_result(campaign.id, host_id))
+            .await?
+        {
+            Some(item) => {
+                let result: CampaignResult = item.decode()?;
+                Some(HostAnswer {
+                    received_at: result.received_at,
+                    rows: result.rows_blob.is_none().then_some(result.rows.len()),
+                    error: result.error,
+                })
+            }
+            None => None,
+        };
+        out.push(HostCampaign { campaign, answer });
+    }
+    Ok(out)
+}
+
 /// Adds to one of the campaign's counters. Counts are kept after the write they count, so a
 /// failure here is logged, not returned: the write stands, the retry of the whole request
 /// would find it done, and a count off by one is better than a failed distributed request.

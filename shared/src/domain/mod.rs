@@ -14,6 +14,7 @@ pub mod csv_record;
 pub mod detail_queries;
 pub mod distributed;
 pub mod enroll_secrets;
+pub mod host_admin;
 pub mod host_auth;
 pub mod host_changes;
 pub mod host_index;

@@ -20,6 +20,7 @@ mod carves_pages;
 mod desktop;
 mod host_admin;
 mod host_listing;
+mod hosts_pages;
 mod identity;
 mod lambda_event;
 mod orbit;

@@ -40,6 +40,12 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("POST", "/add-hosts/build", "YYNNYYNN"),
     ("GET", "/add-hosts/builds/{id}", "YYNNYYNN"),
     ("GET", "/add-hosts/builds/{id}/progress", "YYNNYYNN"),
+    ("GET", "/hosts", "YYYYYYYY"),
+    ("POST", "/hosts/bulk", "YYNNYYNN"),
+    ("GET", "/hosts/{id}", "YYYYYYYY"),
+    ("POST", "/hosts/{id}/refetch", "YYYYYYYY"),
+    ("POST", "/hosts/{id}/transfer", "YYNNYYNN"),
+    ("POST", "/hosts/{id}/delete", "YYNNYYNN"),
     ("GET", "/carves", "YYNNYYNN"),
     ("GET", "/carves/{id}", "YYNNYYNN"),
     ("GET", "/users", "YNNNNNNN"),
@@ -81,6 +87,7 @@ const MATRIX: &[(&str, &str, &str)] = &[
 
 /// Links the navigation shows, and the permission (by matrix row) that shows them.
 const NAV: &[(&str, &str)] = &[
+    ("/hosts", "YYYYYYYY"),
     ("/add-hosts", "YYNNYYNN"),
     ("/carves", "YYNNYYNN"),
     ("/users", "YNNNNNNN"),
@@ -93,6 +100,8 @@ struct World {
     /// A package (not built: no job runs) and a carve of a team-1 host, for their pages.
     package: String,
     carve: u64,
+    /// A host of team 1 (the carve's).
+    host: u64,
     /// A user whose page, roles and password reset the matrix posts.
     target: u64,
     /// An API-only user (a new token).
@@ -191,6 +200,14 @@ async fn new_query(f: &Flotilla, team: u64) -> u64 {
         .expect("query id")
 }
 
+/// The id of the host with this hardware UUID.
+async fn host_id(f: &Flotilla, uuid: &str) -> u64 {
+    f.break_glass_ok("GET", &format!("/api/v1/fleet/hosts?query={uuid}"), None)
+        .await["hosts"][0]["id"]
+        .as_u64()
+        .expect("host id")
+}
+
 async fn build_world(f: &Flotilla) -> World {
     let (status, team) = f
         .admin(
@@ -231,6 +248,7 @@ async fn build_world(f: &Flotilla) -> World {
         team1,
         package,
         carve,
+        host: host_id(f, &host.uuid).await,
         target: make_user(f, "matrix-target@example.com", false).await,
         robot: make_user(f, "matrix-robot@example.com", true).await,
         doomed: make_user(f, "matrix-doomed@example.com", false).await,
@@ -332,6 +350,31 @@ async fn prepare(
             (template.replace("{id}", &w.package), Vec::new())
         }
         "/carves/{id}" => (template.replace("{id}", &w.carve.to_string()), Vec::new()),
+        "/hosts/bulk" => (
+            template.into(),
+            vec![
+                ("action", "transfer".into()),
+                ("ids", w.host.to_string()),
+                ("transfer_to", team1.clone()),
+                ("confirm", "yes".into()),
+            ],
+        ),
+        "/hosts/{id}" | "/hosts/{id}/refetch" => {
+            (template.replace("{id}", &w.host.to_string()), Vec::new())
+        }
+        "/hosts/{id}/transfer" => (
+            template.replace("{id}", &w.host.to_string()),
+            vec![("team_id", team1.clone())],
+        ),
+        "/hosts/{id}/delete" => {
+            let uuid = format!("FA6E0000-0000-0000-0001-{n:012}");
+            let mut doomed = OsqueryClient::new(&f.base, "team-one-secret", &uuid);
+            assert_eq!(doomed.enroll().await.status, StatusCode::OK);
+            (
+                template.replace("{id}", &host_id(f, &uuid).await.to_string()),
+                Vec::new(),
+            )
+        }
         "/users/new" => (
             template.into(),
             vec![

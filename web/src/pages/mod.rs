@@ -6,6 +6,7 @@ mod add_hosts;
 mod agent_options;
 mod carves;
 mod dashboard;
+mod hosts;
 mod my_device;
 mod queries;
 mod settings;
@@ -92,6 +93,38 @@ pub fn routes() -> Vec<Route> {
             method!(GET, add_hosts::build::fragment),
             "/add-hosts/builds/{id}/progress",
             PageTeam(BuildInstallers),
+        ),
+        // Hosts: the list, changes to many at once, one host.
+        page(
+            method!(GET, hosts::list::list),
+            "/hosts",
+            PageTeam(ReadHosts),
+        ),
+        page(
+            method!(POST, hosts::bulk::submit),
+            "/hosts/bulk",
+            PageTeam(WriteHosts),
+        ),
+        page(
+            method!(GET, hosts::host::show),
+            "/hosts/{id}",
+            PageTeam(ReadHosts),
+        ),
+        // As the API's refetch: whoever may read the host (Fleet's observers may too).
+        page(
+            method!(POST, hosts::host::refetch),
+            "/hosts/{id}/refetch",
+            PageTeam(ReadHosts),
+        ),
+        page(
+            method!(POST, hosts::host::transfer),
+            "/hosts/{id}/transfer",
+            PageTeam(WriteHosts),
+        ),
+        page(
+            method!(POST, hosts::host::delete),
+            "/hosts/{id}/delete",
+            PageTeam(WriteHosts),
         ),
         page(method!(GET, carves::list), "/carves", PageTeam(ReadCarves)),
         page(

@@ -10,26 +10,16 @@ use super::Id;
 use crate::api::body::{parse, JsonBody};
 use crate::api::client_ip::ClientIp;
 use crate::app::App;
-use crate::domain::hosts::{self, HostState};
 use crate::domain::identity::audit;
 use crate::domain::identity::principal::Principal;
 use crate::domain::identity::roles::{Permission, Scope};
-use crate::domain::{host_query, refetch};
-use crate::error::{ApiError, ApiResult};
+use crate::domain::{host_admin, host_query, refetch};
+use crate::error::ApiResult;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct HostQueryRequest {
     query: String,
-}
-
-/// The host if the caller may see it; a host of another team answers the same 404 as a
-/// missing one, so ids cannot be probed.
-async fn visible_host(app: &App, principal: &Principal, id: u64) -> ApiResult<HostState> {
-    hosts::load(app.state(), id)
-        .await?
-        .filter(|host| principal.can(Permission::ReadHosts, Scope::of(host.host.team_id)))
-        .ok_or_else(|| ApiError::not_found(format!("host {id} not found")))
 }
 
 /// Runs SQL on one host and waits (bounded) for its rows, in Fleet's shape. Any SQL: the
@@ -42,7 +32,7 @@ pub async fn query(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Value>> {
     let request: HostQueryRequest = parse(body)?;
-    let host = visible_host(&app, &principal, id).await?;
+    let host = host_admin::visible(&app, &principal, id).await?;
     principal.require(Permission::RunAnyQuery, Scope::of(host.host.team_id))?;
     let answer = host_query::run(&app, &host, &request.query, principal.user_id()).await?;
     audit::record(
@@ -69,7 +59,7 @@ pub async fn refetch(
     State(app): State<App>,
     Id(id): Id,
 ) -> ApiResult<Json<Value>> {
-    visible_host(&app, &principal, id).await?;
+    host_admin::visible(&app, &principal, id).await?;
     refetch::request(&app, id).await?;
     Ok(Json(json!({})))
 }

@@ -14,35 +14,34 @@ use super::{require_host_access, Id};
 use crate::api::body::{parse, JsonBody};
 use crate::api::client_ip::ClientIp;
 use crate::app::App;
+use crate::domain::host_admin;
 use crate::domain::host_changes::BulkAction;
-use crate::domain::host_listing::{self, HostFilter, HostQuery, OrderKey, Scopes};
+use crate::domain::host_listing::{self, HostCount, HostFilter, HostQuery, OrderKey, Scopes};
 use crate::domain::host_status::StatusFilter;
-use crate::domain::identity::audit;
 use crate::domain::identity::principal::Principal;
-use crate::domain::identity::roles::{Permission, Scope, TeamFilter};
-use crate::domain::{host_changes, teams};
+use crate::domain::identity::roles::{Permission, TeamFilter};
 use crate::error::{ApiError, ApiResult};
-use crate::jobs::Job;
 
 const DEFAULT_PER_PAGE: usize = 100;
 /// Fleet's `page` skips rows by reading them: only this deep (use `after` beyond).
 const MAX_PAGE_OFFSET: usize = 10_000;
 
-/// Fleet's host list parameters, and `after` (our cursor).
-#[derive(Deserialize, Default)]
+/// Fleet's host list parameters, and `after` (our cursor). The admin UI's Hosts page takes
+/// the same ones.
+#[derive(Deserialize, Default, Clone)]
 pub struct HostParams {
-    page: Option<usize>,
-    per_page: Option<usize>,
-    after: Option<String>,
+    pub page: Option<usize>,
+    pub per_page: Option<usize>,
+    pub after: Option<String>,
     /// A team id, `0` for no team (Fleet's convention); several separated by commas.
-    team_id: Option<String>,
-    platform: Option<String>,
-    status: Option<String>,
-    query: Option<String>,
-    order_key: Option<String>,
-    order_direction: Option<String>,
-    osquery_version: Option<String>,
-    format: Option<String>,
+    pub team_id: Option<String>,
+    pub platform: Option<String>,
+    pub status: Option<String>,
+    pub query: Option<String>,
+    pub order_key: Option<String>,
+    pub order_direction: Option<String>,
+    pub osquery_version: Option<String>,
+    pub format: Option<String>,
 }
 
 type Params = Result<Query<HostParams>, axum::extract::rejection::QueryRejection>;
@@ -53,7 +52,7 @@ fn params(params: Params) -> ApiResult<HostParams> {
         .map_err(|_| ApiError::bad_request("page and per_page must be non-negative integers"))
 }
 
-fn teams_param(text: &str) -> ApiResult<Vec<Option<u64>>> {
+pub fn teams_param(text: &str) -> ApiResult<Vec<Option<u64>>> {
     text.split(',')
         .map(|t| match t.trim().parse::<u64>() {
             Ok(0) => Ok(None),
@@ -67,7 +66,13 @@ fn teams_param(text: &str) -> ApiResult<Vec<Option<u64>>> {
 
 /// The filter of these parameters, within the teams the principal may see.
 fn filter_of(p: &FilterParams, permitted: &TeamFilter) -> ApiResult<HostFilter> {
-    let teams = p.team_id.as_deref().map(teams_param).transpose()?;
+    // An empty field is no filter, as for the others (an HTML form sends every field).
+    let teams = p
+        .team_id
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(teams_param)
+        .transpose()?;
     let platform = p.platform.as_deref().filter(|s| !s.is_empty()).map(|s| {
         match s {
             "macos" => "darwin",
@@ -135,7 +140,14 @@ impl HostParams {
         }
     }
 
-    fn host_query(&self, permitted: &TeamFilter) -> ApiResult<HostQuery> {
+    /// The filter of these parameters, within the teams `permitted` (a principal's
+    /// `teams_with` the permission the caller needs).
+    pub fn filter(&self, permitted: &TeamFilter) -> ApiResult<HostFilter> {
+        filter_of(&self.filter_params(), permitted)
+    }
+
+    /// The listing these parameters ask for, within the teams `permitted`.
+    pub fn host_query(&self, permitted: &TeamFilter) -> ApiResult<HostQuery> {
         let order = match self.order_key.as_deref().filter(|s| !s.is_empty()) {
             None => OrderKey::Id,
             Some(key) => OrderKey::parse(key).ok_or_else(|| {
@@ -299,45 +311,17 @@ pub async fn delete_bulk(
 ) -> ApiResult<Response> {
     let request: BulkDelete = parse(body)?;
     match (request.ids, request.filters) {
-        (Some(mut ids), None) => {
-            ids.sort_unstable();
-            ids.dedup();
-            if ids.is_empty() || ids.len() > host_changes::MAX_TRANSFER {
-                return Err(ApiError::bad_request(format!(
-                    "ids must list 1 to {} host ids",
-                    host_changes::MAX_TRANSFER
-                )));
-            }
-            for id in &ids {
-                require_host_access(&app, &principal, Permission::WriteHosts, *id).await?;
-            }
-            for id in &ids {
-                match host_changes::delete(&app, *id).await {
-                    Ok(()) | Err(ApiError::NotFound(_)) => {}
-                    Err(other) => return Err(other),
-                }
-            }
-            audit::record(
-                &app,
-                principal.actor(),
-                "deleted_hosts",
-                json!({"host_ids": ids}),
-                &ip,
-            )
-            .await?;
+        (Some(ids), None) => {
+            let ids = host_admin::checked_ids(ids, "ids")?;
+            host_admin::delete_ids(&app, &principal, &ids, &ip).await?;
             Ok(Json(json!({})).into_response())
         }
         (None, Some(filters)) => {
             let filter = filter_of(&filters, &principal.teams_with(Permission::WriteHosts))?;
-            start_bulk(
-                &app,
-                &principal,
-                &ip,
-                BulkAction::Delete,
-                filter,
-                "deleted_hosts",
-            )
-            .await
+            let counted =
+                host_admin::start_by_filter(&app, &principal, &ip, BulkAction::Delete, filter)
+                    .await?;
+            Ok(accepted(counted))
         }
         _ => Err(ApiError::bad_request("give either ids or filters")),
     }
@@ -359,10 +343,7 @@ pub async fn transfer_by_filter(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
     let request: TransferByFilter = parse(body)?;
-    principal.require(Permission::WriteHosts, Scope::of(request.team_id))?;
-    if let Some(team) = request.team_id {
-        teams::require(app.state(), team).await?;
-    }
+    host_admin::require_destination(&app, &principal, request.team_id).await?;
     let filter = filter_of(
         &request.filters,
         &principal.teams_with(Permission::WriteHosts),
@@ -370,57 +351,17 @@ pub async fn transfer_by_filter(
     let action = BulkAction::Transfer {
         team_id: request.team_id,
     };
-    start_bulk(&app, &principal, &ip, action, filter, "transferred_hosts").await
+    let counted = host_admin::start_by_filter(&app, &principal, &ip, action, filter).await?;
+    Ok(accepted(counted))
 }
 
-/// Counts what the filter matches, records the action and queues its first step.
-async fn start_bulk(
-    app: &App,
-    principal: &Principal,
-    ip: &str,
-    action: BulkAction,
-    filter: HostFilter,
-    activity: &str,
-) -> ApiResult<Response> {
-    let rules = host_listing::status_rules(app).await?;
-    let counted = host_listing::count(app.state(), app.clock.unix(), &rules, &filter).await?;
-    let job = Job::HostsBulk {
-        action: action.clone(),
-        filter: filter.clone(),
-        cursor: None,
-    };
-    app.ports
-        .queue
-        .send(&job.to_message()?)
-        .await
-        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
-    let team_id = match &action {
-        BulkAction::Transfer { team_id } => *team_id,
-        BulkAction::Delete => None,
-    };
-    audit::record(
-        app,
-        principal.actor(),
-        activity,
-        json!({
-            "filters": {
-                "platform": filter.platform,
-                "status": filter.status,
-                "query": filter.search,
-                "osquery_version": filter.osquery_version,
-                "teams": match &filter.scopes { Scopes::All => Value::Null, Scopes::Only(t) => json!(t) },
-            },
-            "team_id": team_id,
-            "host_count": counted.count,
-        }),
-        ip,
-    )
-    .await?;
-    Ok((
+/// 202 and what the job will work through.
+fn accepted(counted: HostCount) -> Response {
+    (
         StatusCode::ACCEPTED,
         Json(json!({ "count": counted.count, "count_is_estimate": !counted.exact })),
     )
-        .into_response())
+        .into_response()
 }
 
 pub async fn get(
@@ -438,16 +379,7 @@ pub async fn delete(
     ClientIp(ip): ClientIp,
     Id(id): Id,
 ) -> ApiResult<Json<Value>> {
-    let state = require_host_access(&app, &principal, Permission::WriteHosts, id).await?;
-    host_changes::delete(&app, id).await?;
-    audit::record(
-        &app,
-        principal.actor(),
-        "deleted_host",
-        json!({"host_id": id, "host_display_name": state.host.hostname, "team_id": state.host.team_id}),
-        &ip,
-    )
-    .await?;
+    host_admin::delete(&app, &principal, id, &ip).await?;
     Ok(Json(json!({})))
 }
 
@@ -468,30 +400,7 @@ pub async fn transfer(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Value>> {
     let request: Transfer = parse(body)?;
-    let mut ids = request.hosts;
-    ids.sort_unstable();
-    ids.dedup();
-    if ids.is_empty() || ids.len() > host_changes::MAX_TRANSFER {
-        return Err(ApiError::bad_request(format!(
-            "hosts must list 1 to {} host ids",
-            host_changes::MAX_TRANSFER
-        )));
-    }
-    principal.require(Permission::WriteHosts, Scope::of(request.team_id))?;
-    if let Some(team) = request.team_id {
-        teams::require(app.state(), team).await?;
-    }
-    for id in &ids {
-        require_host_access(&app, &principal, Permission::WriteHosts, *id).await?;
-    }
-    host_changes::transfer(&app, request.team_id, &ids).await?;
-    audit::record(
-        &app,
-        principal.actor(),
-        "transferred_hosts",
-        json!({"team_id": request.team_id, "host_ids": ids}),
-        &ip,
-    )
-    .await?;
+    let ids = host_admin::checked_ids(request.hosts, "hosts")?;
+    host_admin::transfer_ids(&app, &principal, request.team_id, &ids, &ip).await?;
     Ok(Json(json!({})))
 }
