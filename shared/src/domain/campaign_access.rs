@@ -91,7 +91,9 @@ pub async fn allowed_targets(
 /// The ids of the hosts of these platform families (`host_index::platform_family`: darwin,
 /// windows, linux, ...) the principal may run on with `permission`, for a run that targets
 /// platforms: campaigns target hosts and teams, so a platform is its hosts at the time of the
-/// run. More than `MAX_TARGET_HOSTS` is refused (choose teams instead).
+/// run. More than `MAX_TARGET_HOSTS` is refused (choose teams instead). Cost: a walk of the
+/// host listing index within the principal's teams, bounded by the hosts it may answer (the
+/// counters count a platform's hosts but cannot name them).
 pub async fn platform_hosts(
     app: &AppInner,
     principal: &Principal,

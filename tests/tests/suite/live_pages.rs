@@ -236,7 +236,7 @@ async fn run_answer_page_and_export(family: Family) {
     let page = browser.get(&format!("/live/{id}")).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     assert!(page.body.contains("SELECT * FROM things"));
-    assert!(page.body.contains(&format!("User {}", admin.id)) || page.body.contains(&admin.email));
+    assert!(page.body.contains(&admin.email), "who ran it");
     assert!(page.body.contains("Running"));
     for (n, label) in [
         (4, "Targeted"),
@@ -388,7 +388,7 @@ async fn teams_and_observers_are_kept_to_their_own(family: Family) {
     let f = Flotilla::start(family).await;
     let (blue, blue_secret) = team(&f, "Blue").await;
     let (red, red_secret) = team(&f, "Red").await;
-    let (_blue_host, _) = enrolled(
+    let (_blue_host, blue_host) = enrolled(
         &f,
         &blue_secret,
         "22AE0000-0000-0000-0000-00000000000a",
@@ -460,6 +460,20 @@ async fn teams_and_observers_are_kept_to_their_own(family: Family) {
         .await;
     assert_eq!(got["campaign"]["selected"]["teams"], json!([blue]), "{got}");
     assert_eq!(got["campaign"]["selected"]["all"], false);
+    // A platform is its hosts in its teams only.
+    let linux = campaign_of(
+        &maintainer
+            .post("/live", &[("query", "SELECT 4"), ("platform_linux", "on")])
+            .await,
+    );
+    let got = f
+        .break_glass_ok("GET", &format!("/api/v1/fleet/campaigns/{linux}"), None)
+        .await;
+    assert_eq!(
+        got["campaign"]["selected"]["hosts"],
+        json!([blue_host]),
+        "{got}"
+    );
     // Junk is refused, and so is a run without targets (sent back with the message).
     assert_eq!(
         maintainer.get("/live?bogus=1").await.status,

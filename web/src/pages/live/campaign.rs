@@ -87,12 +87,8 @@ async fn progress(
     let exports = export::current(app, id, &visible).await?;
     let running = summary.status == CampaignStatus::Running;
     let done = !running && !export::busy(&exports);
-    let (status, class) = status_text(summary.status);
     let markup = html! {
-        p role="status" {
-            "Status: " span class=(class) { (status) }
-            @if running { " — results appear here as hosts answer." }
-        }
+        (status_line(app, summary))
         (counts(summary))
         h2 id="results" { "Results" }
         @if !at.at_start() {
@@ -108,6 +104,22 @@ async fn progress(
         (export::states(id, &exports))
     };
     Ok((markup, done))
+}
+
+/// The campaign's state in words, and since when if it was stopped.
+fn status_line(app: &App, summary: &CampaignSummary) -> Markup {
+    let (status, class) = status_text(summary.status);
+    html! {
+        p role="status" {
+            "Status: " span class=(class) { (status) }
+            @if let Some(at) = summary.campaign.stopped_at {
+                " " (layout::when(app.clock.now(), Some(at)))
+            }
+            @if summary.status == CampaignStatus::Running {
+                " — results appear here as hosts answer."
+            }
+        }
+    }
 }
 
 /// The tabs of a campaign's page.
@@ -132,19 +144,12 @@ async fn facts(app: &App, summary: &CampaignSummary) -> ApiResult<Markup> {
     let campaign = &summary.campaign;
     let now = app.clock.now();
     let names = users::team_names(app.state()).await?;
-    let (status, class) = status_text(summary.status);
     Ok(html! {
         dl class="facts" {
             dt { "SQL" } dd { (sql_block(&campaign.query)) }
             dt { "Run by" } dd { (runner_text(app, campaign.created_by).await?) }
             dt { "Started" } dd { (layout::when(now, Some(campaign.created_at))) }
             dt { "Targets" } dd { (targets_text(campaign, &names)) }
-            dt { "State" } dd {
-                span class=(class) { (status) }
-                @if let Some(at) = campaign.stopped_at {
-                    " " (layout::when(now, Some(at)))
-                }
-            }
         }
     })
 }
@@ -183,11 +188,11 @@ pub async fn show(
                 }
             }
             (tabs(id, summary.counts.errors, false))
+            @if !done {
+                p class="hint" { "This page follows the answers as they arrive (without JavaScript, reload it)." }
+            }
             div id="live-progress" data-refresh=(refresh) data-every="2000" data-done[done] aria-live="polite" {
                 (content)
-            }
-            @if !done {
-                p class="hint" { "Without JavaScript, reload the page to see new answers." }
             }
             (export::form(&viewer, id))
         },
@@ -239,6 +244,7 @@ pub async fn errors(
             h1 { "Live query " (id) ": errors" }
             (facts)
             (tabs(id, summary.counts.errors, true))
+            (status_line(&app, &summary))
             @if page.errors.is_empty() {
                 p class="muted" {
                     @if after.is_some() { "No more errors." } @else { "No host has answered with an error." }

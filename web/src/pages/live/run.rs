@@ -44,6 +44,8 @@ const SEARCH_RESULTS: usize = 20;
 /// Hosts carried between searches in the page's address.
 const MAX_CHOSEN: usize = 100;
 const MAX_SEARCH_LEN: usize = 200;
+/// Teams whose host counts the form shows (beyond, no counts: a few reads each).
+const COUNTED_TEAMS: usize = 25;
 /// Recent campaigns listed below the form.
 const RECENT: usize = 20;
 /// Longest SQL shown in the recent campaigns list.
@@ -255,7 +257,12 @@ async fn render(
     };
     let mut team_counts = Vec::new();
     for (id, name) in &team_choices {
-        let count = count_text(app, Scopes::Only(BTreeSet::from([Some(*id)])), None).await?;
+        // A count is a few counter reads: shown while the teams are few.
+        let count = if team_choices.len() <= COUNTED_TEAMS {
+            count_text(app, Scopes::Only(BTreeSet::from([Some(*id)])), None).await?
+        } else {
+            String::new()
+        };
         team_counts.push((*id, name.clone(), count));
     }
     let mut platform_counts = Vec::new();
@@ -341,7 +348,9 @@ async fn render(
                                     div class="check" {
                                         input id=(field) name=(format!("team_{id}")) type="checkbox" checked[form.teams.contains(id)];
                                         label for=(field) { (name) }
-                                        span class="muted" { "(" (count) ")" }
+                                        @if !count.is_empty() {
+                                            span class="muted" { "(" (count) ")" }
+                                        }
                                     }
                                 }
                             }
@@ -497,28 +506,32 @@ pub async fn show(
     .await
 }
 
-/// The targets of a posted form, platforms resolved to their hosts.
+/// The targets of a posted form the viewer may run on (403 for another team or its hosts),
+/// platforms resolved to their hosts within the viewer's teams (so they need no check of
+/// their own, one read per host).
 async fn targets(
     app: &App,
     viewer: &Viewer,
     form: &RunForm,
     permission: Permission,
 ) -> ApiResult<Targets> {
-    let mut hosts: Vec<u64> = form.hosts.iter().copied().collect();
-    if !form.platforms.is_empty() {
-        let platforms: Vec<String> = form.platforms.iter().cloned().collect();
-        hosts.extend(
-            campaign_access::platform_hosts(app, &viewer.principal, permission, &platforms).await?,
-        );
-        if hosts.is_empty() && !form.all && form.teams.is_empty() {
-            return Err(bad("no host you may query is on those platforms"));
-        }
-    }
-    Ok(Targets {
-        hosts,
+    let selected = Targets {
+        hosts: form.hosts.iter().copied().collect(),
         teams: form.teams.iter().copied().collect(),
         all: form.all,
-    })
+    };
+    let mut targets =
+        campaign_access::allowed_targets(app, &viewer.principal, permission, selected).await?;
+    if !form.platforms.is_empty() {
+        let platforms: Vec<String> = form.platforms.iter().cloned().collect();
+        let hosts =
+            campaign_access::platform_hosts(app, &viewer.principal, permission, &platforms).await?;
+        if hosts.is_empty() && targets.is_empty() {
+            return Err(bad("no host you may query is on those platforms"));
+        }
+        targets.hosts.extend(hosts);
+    }
+    Ok(targets)
 }
 
 /// `POST /live`: runs it (the API's `queries/run`), then the campaign's page.
@@ -536,10 +549,7 @@ pub async fn submit(
         if !viewer.can(permission) {
             return Err(ApiError::forbidden());
         }
-        let selected = targets(&app, &viewer, &form, permission).await?;
-        let targets =
-            campaign_access::allowed_targets(&app, &viewer.principal, permission, selected)
-                .await?;
+        let targets = targets(&app, &viewer, &form, permission).await?;
         let campaign =
             campaigns::create(&app, &sql, targets, viewer.principal.user_id()).await?;
         audit::record(
