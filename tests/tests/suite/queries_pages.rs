@@ -90,6 +90,7 @@ async fn queries_through_forms(family: Family) {
         .contains(&format!("href=\"/live?query_id={id}\">Run live")));
     let page = browser.get(&format!("/queries/{id}")).await;
     assert!(page.body.contains("value=\"uptime\""));
+    assert!(page.body.contains(&format!("href=\"/live?query_id={id}\"")));
     assert!(page
         .body
         .contains("name=\"platform_darwin\" type=\"checkbox\" checked"));
@@ -277,6 +278,9 @@ async fn team_users_and_observers(family: Family) {
     assert!(!list
         .body
         .contains(&format!("href=\"/live?query_id={global}\"")));
+    let page = browser.get(&format!("/queries/{global}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.body.contains("href=\"/live?query_id="));
     let before = queries(&f).await;
     for (path, fields) in [
         ("/queries".to_string(), fields(String::new())),

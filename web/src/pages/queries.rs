@@ -408,6 +408,9 @@ async fn query_page(
                     dt { "Observers can run" } dd { @if query.observer_can_run { "Yes" } @else { "No" } }
                 }
             }
+            @if may_run_live(viewer, query) {
+                p { a class="button" href=(format!("/live?query_id={}", query.id)) { "Run live" } }
+            }
 
             @if writable {
                 h2 { "Edit" }
