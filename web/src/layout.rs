@@ -33,6 +33,13 @@ const NAV: &[NavItem] = &[
         permission: Permission::ReadQueries,
         global: false,
     },
+    // Every role may run some live query (RunAnyQuery implies RunSavedQueries).
+    NavItem {
+        path: "/live",
+        label: "Live query",
+        permission: Permission::RunSavedQueries,
+        global: false,
+    },
     NavItem {
         path: "/teams",
         label: "Teams",

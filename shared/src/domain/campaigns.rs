@@ -175,7 +175,7 @@ pub const MAX_PAGE: usize = 1000;
 /// The rows of one page stop near this many bytes: a Lambda answer carries at most 6 MB.
 const PAGE_BYTES_BUDGET: usize = 4_000_000;
 /// At most this many hosts named in one campaign's targets (their teams are read at creation).
-const MAX_TARGET_HOSTS: usize = 10_000;
+pub const MAX_TARGET_HOSTS: usize = 10_000;
 
 /// Which (campaign, host) pairs this instance knows were already handed out, so that the
 /// steady state of a running campaign costs no store call either.
@@ -418,6 +418,12 @@ pub async fn stop(app: &AppInner, id: u64) -> Result<Campaign, ApiError> {
 /// An opaque page cursor: base64url of `<kind>:<number>`, so clients do not build them.
 fn encode_cursor(kind: &str, n: u64) -> String {
     URL_SAFE_NO_PAD.encode(format!("{kind}:{n}"))
+}
+
+/// The `results_page` cursor of a page that starts after this host's result, so that a
+/// reader showing part of a page (the admin UI's window of rows) can continue mid-page.
+pub fn results_cursor_after(host_id: u64) -> String {
+    encode_cursor("r", host_id)
 }
 
 /// The number in a cursor made by `encode_cursor` for `kind`; anything else is a 400.

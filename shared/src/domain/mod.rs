@@ -4,6 +4,7 @@ pub mod activities;
 pub mod agent_options;
 pub mod app_config;
 pub mod blob_files;
+pub mod campaign_access;
 pub mod campaign_export;
 pub mod campaigns;
 pub mod carve_access;

@@ -23,6 +23,7 @@ mod host_listing;
 mod hosts_pages;
 mod identity;
 mod lambda_event;
+mod live_pages;
 mod orbit;
 mod packager;
 mod page_permissions;

@@ -81,6 +81,14 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("GET", "/queries/{id}", "YYYYYYYY"),
     ("POST", "/queries/{id}", "YYNNYYNN"),
     ("POST", "/queries/{id}/delete", "YYNNYYNN"),
+    // A campaign on team 1 (the break-glass token's).
+    ("GET", "/live", "YYYYYYYY"),
+    ("POST", "/live", "YYYNYYYN"),
+    ("GET", "/live/{id}", "YYYYYYYY"),
+    ("GET", "/live/{id}/progress", "YYYYYYYY"),
+    ("GET", "/live/{id}/errors", "YYYYYYYY"),
+    ("POST", "/live/{id}/stop", "YYYNYYYN"),
+    ("POST", "/live/{id}/export", "YYYYYYYY"),
     // Last: it ends the session (the caller signs in again).
     ("POST", "/logout", "YYYYYYYY"),
 ];
@@ -88,6 +96,7 @@ const MATRIX: &[(&str, &str, &str)] = &[
 /// Links the navigation shows, and the permission (by matrix row) that shows them.
 const NAV: &[(&str, &str)] = &[
     ("/hosts", "YYYYYYYY"),
+    ("/live", "YYYYYYYY"),
     ("/add-hosts", "YYNNYYNN"),
     ("/carves", "YYNNYYNN"),
     ("/users", "YNNNNNNN"),
@@ -110,6 +119,8 @@ struct World {
     doomed: u64,
     /// A saved query of team 1.
     query1: u64,
+    /// A live query on team 1.
+    campaign1: u64,
 }
 
 /// A root.json to build from (nothing is built here) and a certificate to hand out.
@@ -208,6 +219,17 @@ async fn host_id(f: &Flotilla, uuid: &str) -> u64 {
         .expect("host id")
 }
 
+async fn new_campaign(f: &Flotilla, team: u64) -> u64 {
+    f.break_glass_ok(
+        "POST",
+        "/api/v1/fleet/queries/run",
+        Some(serde_json::json!({"query": "SELECT 1", "selected": {"teams": [team]}})),
+    )
+    .await["campaign"]["id"]
+        .as_u64()
+        .expect("campaign id")
+}
+
 async fn build_world(f: &Flotilla) -> World {
     let (status, team) = f
         .admin(
@@ -253,6 +275,7 @@ async fn build_world(f: &Flotilla) -> World {
         robot: make_user(f, "matrix-robot@example.com", true).await,
         doomed: make_user(f, "matrix-doomed@example.com", false).await,
         query1: new_query(f, team1).await,
+        campaign1: new_campaign(f, team1).await,
     }
 }
 
@@ -266,6 +289,7 @@ async fn prepare(
 ) -> (String, Vec<(String, String)>) {
     let n = next();
     let team1 = w.team1.to_string();
+    let team_field = format!("team_{team1}");
     let (path, fields): (String, Vec<(&str, String)>) = match template {
         "/account/password" => (
             template.into(),
@@ -375,6 +399,25 @@ async fn prepare(
                 Vec::new(),
             )
         }
+        "/live" => (
+            template.into(),
+            vec![
+                ("query", "SELECT 1".into()),
+                (team_field.as_str(), "on".into()),
+            ],
+        ),
+        "/live/{id}" | "/live/{id}/progress" | "/live/{id}/errors" => (
+            template.replace("{id}", &w.campaign1.to_string()),
+            Vec::new(),
+        ),
+        "/live/{id}/stop" => (
+            template.replace("{id}", &new_campaign(f, w.team1).await.to_string()),
+            Vec::new(),
+        ),
+        "/live/{id}/export" => (
+            template.replace("{id}", &w.campaign1.to_string()),
+            vec![("format", "csv".into())],
+        ),
         "/users/new" => (
             template.into(),
             vec![

@@ -84,10 +84,13 @@ async fn queries_through_forms(family: Family) {
         .contains(&format!("href=\"/queries/{id}\">uptime</a>")));
     assert!(list.body.contains("every 1 hour(s)"));
     assert!(list.body.contains("macOS, Linux"));
-    // No link to the live query page until it exists.
-    assert!(!list.body.contains("href=\"/live"));
+    // A maintainer may run any SQL: every query has its "Run live" link.
+    assert!(list
+        .body
+        .contains(&format!("href=\"/live?query_id={id}\">Run live")));
     let page = browser.get(&format!("/queries/{id}")).await;
     assert!(page.body.contains("value=\"uptime\""));
+    assert!(page.body.contains(&format!("href=\"/live?query_id={id}\"")));
     assert!(page
         .body
         .contains("name=\"platform_darwin\" type=\"checkbox\" checked"));
@@ -253,12 +256,31 @@ async fn team_users_and_observers(family: Family) {
             && !list.body.contains("two's")
     );
 
-    // An observer: no forms, and forged posts are refused.
+    // An observer: no forms, and forged posts are refused; "Run live" only on the queries
+    // observers may run.
+    let for_observers = f
+        .break_glass_ok(
+            "POST",
+            "/api/v1/fleet/queries",
+            Some(json!({"name": "for observers", "query": "SELECT 5", "observer_can_run": true})),
+        )
+        .await["query"]["id"]
+        .as_u64()
+        .expect("id");
     let observer = f.user(Some("observer"), &[]).await;
     let browser = Browser::new(&f, Some(observer.token.clone()));
     let list = browser.get("/queries").await;
     assert_eq!(list.status, StatusCode::OK);
     assert!(!list.body.contains("New query"));
+    assert!(list
+        .body
+        .contains(&format!("href=\"/live?query_id={for_observers}\"")));
+    assert!(!list
+        .body
+        .contains(&format!("href=\"/live?query_id={global}\"")));
+    let page = browser.get(&format!("/queries/{global}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.body.contains("href=\"/live?query_id="));
     let before = queries(&f).await;
     for (path, fields) in [
         ("/queries".to_string(), fields(String::new())),

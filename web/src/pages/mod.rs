@@ -7,6 +7,7 @@ mod agent_options;
 mod carves;
 mod dashboard;
 mod hosts;
+mod live;
 mod my_device;
 mod queries;
 mod settings;
@@ -291,6 +292,42 @@ pub fn routes() -> Vec<Route> {
             method!(POST, queries::delete),
             "/queries/{id}/delete",
             PageTeam(WriteQueries),
+        ),
+        // Live queries.
+        page(
+            method!(GET, live::run::show),
+            "/live",
+            PageTeam(RunSavedQueries),
+        ),
+        page(
+            method!(POST, live::run::submit),
+            "/live",
+            PageTeam(RunSavedQueries),
+        ),
+        page(
+            method!(GET, live::campaign::show),
+            "/live/{id}",
+            PageTeam(ReadCampaigns),
+        ),
+        page(
+            method!(GET, live::campaign::fragment),
+            "/live/{id}/progress",
+            PageTeam(ReadCampaigns),
+        ),
+        page(
+            method!(GET, live::campaign::errors),
+            "/live/{id}/errors",
+            PageTeam(ReadCampaigns),
+        ),
+        page(
+            method!(POST, live::campaign::stop),
+            "/live/{id}/stop",
+            PageTeam(RunSavedQueries),
+        ),
+        page(
+            method!(POST, live::export::submit),
+            "/live/{id}/export",
+            PageTeam(ReadCampaigns),
         ),
     ]
 }

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use flotilla::api::admin::Id;
 use flotilla::api::client_ip::ClientIp;
 use flotilla::app::App;
+use flotilla::domain::campaign_access;
 use flotilla::domain::identity::roles::{Permission, Scope};
 use flotilla::domain::identity::users;
 use flotilla::domain::query_admin;
@@ -114,6 +115,7 @@ pub async fn list(
                                 th scope="col" { "Logging" }
                                 th scope="col" { "Observers can run" }
                                 th scope="col" { "Id" }
+                                th scope="col" { "Live" }
                             }
                         }
                         tbody {
@@ -127,6 +129,11 @@ pub async fn list(
                                     td { (query.logging) }
                                     td { @if query.observer_can_run { "Yes" } @else { "No" } }
                                     td { (query.id) }
+                                    td {
+                                        @if may_run_live(&viewer, query) {
+                                            a href=(format!("/live?query_id={}", query.id)) { "Run live" span class="visually-hidden" { ": " (query.name) } }
+                                        }
+                                    }
                                 }
                             }
                         }
@@ -134,6 +141,14 @@ pub async fn list(
                 }
             }
         },
+    ))
+}
+
+/// Whether the viewer may run the saved query as a live query (the rule of
+/// `campaign_access::runnable`: any SQL, or a query marked for observers).
+fn may_run_live(viewer: &Viewer, query: &ScheduledQuery) -> bool {
+    viewer.can(campaign_access::saved_query_permission(
+        query.observer_can_run,
     ))
 }
 
@@ -392,6 +407,9 @@ async fn query_page(
                     dt { "Logging" } dd { (query.logging) }
                     dt { "Observers can run" } dd { @if query.observer_can_run { "Yes" } @else { "No" } }
                 }
+            }
+            @if may_run_live(viewer, query) {
+                p { a class="button" href=(format!("/live?query_id={}", query.id)) { "Run live" } }
             }
 
             @if writable {

@@ -9,18 +9,18 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{require_host_access, Id};
+use super::Id;
 use crate::api::blob_download::{self, Download};
 use crate::api::body::{parse, JsonBody};
 use crate::api::client_ip::ClientIp;
 use crate::app::App;
+use crate::domain::campaign_access::{self, RunnableSql};
 use crate::domain::campaign_export::{self, Export, ExportFormat, ExportState};
 use crate::domain::campaigns::{self, Campaign, CampaignError, CampaignResult, CampaignSummary};
 use crate::domain::identity::audit;
 use crate::domain::identity::principal::Principal;
-use crate::domain::identity::roles::{Permission, TeamFilter};
+use crate::domain::identity::roles::Permission;
 use crate::domain::live::Targets;
-use crate::domain::scheduled_queries;
 use crate::error::{ApiError, ApiResult};
 
 #[derive(Deserialize)]
@@ -100,62 +100,7 @@ fn page_params(params: PageQuery) -> ApiResult<PageParams> {
 
 /// The campaign if the caller may see it; 404 otherwise, the same as a missing one.
 async fn visible_campaign(app: &App, principal: &Principal, id: u64) -> ApiResult<Campaign> {
-    campaigns::get_visible(
-        app.state(),
-        id,
-        &principal.teams_with(Permission::ReadCampaigns),
-    )
-    .await?
-    .ok_or_else(|| ApiError::not_found(format!("campaign {id} not found")))
-}
-
-/// Which permission this run needs: any SQL needs `RunAnyQuery`; a saved query marked
-/// `observer_can_run` needs only `RunSavedQueries`.
-async fn sql_and_permission(app: &App, request: &RunRequest) -> ApiResult<(String, Permission)> {
-    match (&request.query, request.query_id) {
-        (Some(sql), None) => Ok((sql.clone(), Permission::RunAnyQuery)),
-        (None, Some(id)) => {
-            let saved = scheduled_queries::get(app.state(), id)
-                .await?
-                .ok_or_else(|| ApiError::not_found(format!("query {id} not found")))?;
-            let permission = if saved.observer_can_run {
-                Permission::RunSavedQueries
-            } else {
-                Permission::RunAnyQuery
-            };
-            Ok((saved.query, permission))
-        }
-        _ => Err(ApiError::bad_request("give either query or query_id")),
-    }
-}
-
-/// The targets narrowed to what the principal may run on: `all` becomes its teams; named
-/// teams and hosts outside them are refused.
-async fn allowed_targets(
-    app: &App,
-    principal: &Principal,
-    permission: Permission,
-    selected: Targets,
-) -> ApiResult<Targets> {
-    let filter = principal.teams_with(permission);
-    let TeamFilter::Only(teams) = &filter else {
-        return Ok(selected);
-    };
-    if teams.is_empty() {
-        return Err(ApiError::forbidden());
-    }
-    if selected.teams.iter().any(|t| !teams.contains(t)) {
-        return Err(ApiError::forbidden());
-    }
-    for host in &selected.hosts {
-        require_host_access(app, principal, permission, *host).await?;
-    }
-    let mut narrowed = selected;
-    if narrowed.all {
-        narrowed.all = false;
-        narrowed.teams = teams.clone();
-    }
-    Ok(narrowed)
+    campaign_access::visible(app, principal, id).await
 }
 
 pub async fn run(
@@ -165,11 +110,10 @@ pub async fn run(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Value>> {
     let request: RunRequest = parse(body)?;
-    let (sql, permission) = sql_and_permission(&app, &request).await?;
-    if !principal.roles.can_somewhere(permission) {
-        return Err(ApiError::forbidden());
-    }
-    let targets = allowed_targets(&app, &principal, permission, request.selected).await?;
+    let RunnableSql { sql, permission } =
+        campaign_access::runnable(&app, request.query.as_deref(), request.query_id).await?;
+    let targets =
+        campaign_access::allowed_targets(&app, &principal, permission, request.selected).await?;
     let campaign = campaigns::create(&app, &sql, targets, principal.user_id()).await?;
     audit::record(
         &app,
@@ -316,10 +260,7 @@ pub async fn stop(
     Id(id): Id,
 ) -> ApiResult<Json<Value>> {
     let campaign = visible_campaign(&app, &principal, id).await?;
-    let own = campaign.created_by.is_some() && campaign.created_by == principal.user_id();
-    if !own {
-        require_on_campaign(&principal, &campaign, Permission::RunAnyQuery)?;
-    }
+    campaign_access::require_can_stop(&principal, &campaign)?;
     let stopped = campaigns::stop(&app, id).await?;
     audit::record(
         &app,
@@ -331,30 +272,6 @@ pub async fn stop(
     .await?;
     let summary = campaigns::summary(&app, stopped).await?;
     Ok(Json(json!({ "campaign": summary_json(&summary) })))
-}
-
-/// A team user acts on a campaign only when it touches nothing outside its teams: a campaign
-/// on all hosts (a global user's) or on another team too is refused.
-pub(crate) fn require_on_campaign(
-    principal: &Principal,
-    campaign: &Campaign,
-    permission: Permission,
-) -> ApiResult<()> {
-    match principal.teams_with(permission) {
-        TeamFilter::All => Ok(()),
-        TeamFilter::Only(teams) => {
-            let inside = !campaign.targets.all
-                && campaign.targets.teams.iter().all(|t| teams.contains(t))
-                && campaign.host_teams.iter().all(|t| teams.contains(t))
-                && !campaign.unteamed_hosts
-                && (!campaign.targets.teams.is_empty() || !campaign.host_teams.is_empty());
-            if inside {
-                Ok(())
-            } else {
-                Err(ApiError::forbidden())
-            }
-        }
-    }
 }
 
 /// `?format=csv|ndjson`.
