@@ -1,8 +1,7 @@
 //! Who may run, see and stop live-query campaigns: the one set of rules the API
 //! (`api/admin/campaigns.rs`) and the admin UI's Live query pages both apply.
 
-use super::campaigns::{self, Campaign, MAX_TARGET_HOSTS};
-use super::host_listing::{self, HostFilter, HostQuery, OrderKey, Scopes};
+use super::campaigns::{self, Campaign};
 use super::hosts;
 use super::identity::principal::Principal;
 use super::identity::roles::{Permission, TeamFilter};
@@ -86,53 +85,6 @@ pub async fn allowed_targets(
         narrowed.teams = teams.clone();
     }
     Ok(narrowed)
-}
-
-/// The ids of the hosts of these platform families (`host_index::platform_family`: darwin,
-/// windows, linux, ...) the principal may run on with `permission`, for a run that targets
-/// platforms: campaigns target hosts and teams, so a platform is its hosts at the time of the
-/// run. More than `MAX_TARGET_HOSTS` is refused (choose teams instead). Cost: a walk of the
-/// host listing index within the principal's teams, bounded by the hosts it may answer (the
-/// counters count a platform's hosts but cannot name them).
-pub async fn platform_hosts(
-    app: &AppInner,
-    principal: &Principal,
-    permission: Permission,
-    platforms: &[String],
-) -> Result<Vec<u64>, ApiError> {
-    let scopes = Scopes::within(None, &principal.teams_with(permission));
-    let rules = host_listing::status_rules(app).await?;
-    let now = app.clock.unix();
-    let mut ids = Vec::new();
-    for platform in platforms {
-        let mut cursor = None;
-        loop {
-            let query = HostQuery {
-                filter: HostFilter {
-                    platform: Some(platform.clone()),
-                    ..HostFilter::everything(scopes.clone())
-                },
-                order: OrderKey::Id,
-                descending: false,
-                per_page: host_listing::MAX_PER_PAGE,
-                cursor,
-            };
-            let page = host_listing::list_page(app.state(), now, &rules, &query).await?;
-            ids.extend(page.rows.iter().map(|h| h.row.id));
-            if ids.len() > MAX_TARGET_HOSTS {
-                return Err(ApiError::bad_request(format!(
-                    "more than {MAX_TARGET_HOSTS} hosts on these platforms: choose teams instead"
-                )));
-            }
-            match page.next_cursor {
-                Some(next) => cursor = Some(next),
-                None => break,
-            }
-        }
-    }
-    ids.sort_unstable();
-    ids.dedup();
-    Ok(ids)
 }
 
 /// The campaign if the principal may see it; 404 otherwise, the same as a missing one, so

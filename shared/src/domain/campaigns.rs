@@ -209,14 +209,11 @@ async fn count_targets(
     let named = batch_get_all(store, &keys).await?;
     let mut host_teams = Vec::new();
     let mut unteamed = false;
-    let mut named_outside_teams = 0;
+    let mut named_outside_group = 0;
     for item in &named {
         let host: hosts::Host = item.decode()?;
-        if !host
-            .team_id
-            .is_some_and(|team| targets.teams.contains(&team))
-        {
-            named_outside_teams += 1;
+        if !targets.in_group(host.team_id, hosts::platform_family(&host.platform)) {
+            named_outside_group += 1;
         }
         match host.team_id {
             Some(team) if !host_teams.contains(&team) => host_teams.push(team),
@@ -224,16 +221,26 @@ async fn count_targets(
             None => unteamed = true,
         }
     }
-    let count = if targets.all {
-        host_listing::total(store, &Scopes::All).await?
+    let group = if targets.all {
+        Scopes::All
     } else if targets.teams.is_empty() {
-        named_outside_teams
+        return Ok((named_outside_group, host_teams, unteamed));
     } else {
-        let teams = targets.teams.iter().map(|team| Some(*team)).collect();
-        host_listing::total(store, &Scopes::Only(teams)).await? + named_outside_teams
+        Scopes::Only(targets.teams.iter().map(|team| Some(*team)).collect())
     };
-    Ok((count, host_teams, unteamed))
+    let in_group = if targets.platforms.is_empty() {
+        host_listing::total(store, &group).await?
+    } else {
+        let mut families = targets.platforms.clone();
+        families.sort_unstable();
+        families.dedup();
+        host_listing::platform_totals(store, &group, &families).await?
+    };
+    Ok((in_group + named_outside_group, host_teams, unteamed))
 }
+
+/// The platform families a campaign may narrow to (`hosts::platform_family`).
+pub const PLATFORM_FAMILIES: [&str; 3] = ["darwin", "linux", "windows"];
 
 pub async fn create(
     app: &AppInner,
@@ -256,6 +263,17 @@ pub async fn create(
     if targets.hosts.len() > MAX_TARGET_HOSTS {
         return Err(ApiError::bad_request(format!(
             "selected may name at most {MAX_TARGET_HOSTS} hosts (select teams instead)"
+        )));
+    }
+    targets.platforms.sort_unstable();
+    targets.platforms.dedup();
+    if let Some(unknown) = targets
+        .platforms
+        .iter()
+        .find(|p| !PLATFORM_FAMILIES.contains(&p.as_str()))
+    {
+        return Err(ApiError::bad_request(format!(
+            "selected.platforms: {unknown:?} is not one of {PLATFORM_FAMILIES:?}"
         )));
     }
     let store = app.ports.state.as_ref();
@@ -669,20 +687,21 @@ pub struct HostAnswer {
 }
 
 /// The campaigns among the `recent` newest that `visible` shows and whose targets include
-/// the host (by id, its current team, or all hosts), newest first, with its answer to each.
+/// the host (by id, or its current team or all hosts on its platform), newest first, with its answer to each.
 /// There is no index of campaigns by host: this reads the recent list (`list_recent`, bounded)
 /// and one GetItem per campaign that targeted the host, so it looks back only so far.
 pub async fn recent_for_host(
     app: &AppInner,
-    host_id: u64,
-    team_id: Option<u64>,
+    host: &hosts::Host,
     visible: &TeamFilter,
     recent: usize,
 ) -> Result<Vec<HostCampaign>, ApiError> {
+    let host_id = host.id;
+    let family = hosts::platform_family(&host.platform);
     let page = list_recent(app, None, recent, visible).await?;
     let mut out = Vec::new();
     for campaign in page.campaigns {
-        if !campaign.targets.includes(host_id, team_id) {
+        if !campaign.targets.includes(host_id, host.team_id, family) {
             continue;
         }
         let answer = match app

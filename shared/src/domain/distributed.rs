@@ -20,7 +20,9 @@ pub async fn read(app: &AppInner, auth: Arc<HostAuth>) -> Result<Map<String, Val
     let mut queries = Map::new();
     for campaign in &snapshot.campaigns {
         if campaign.expires_at > now
-            && campaign.targets.includes(auth.host_id, auth.team_id)
+            && campaign
+                .targets
+                .includes(auth.host_id, auth.team_id, auth.platform_family())
             && campaigns::mark_asked(app, campaign, auth.host_id).await?
         {
             queries.insert(

@@ -17,6 +17,8 @@ use crate::ports::{Query, StoreError};
 /// The most a live query waits before hosts see it, and a revoked key keeps working.
 pub const LIVE_REFRESH_MS: i64 = 2_000;
 
+/// The hosts a campaign asks: those named, and those of the group (all hosts, or these
+/// teams' hosts) on these platform families (`hosts::platform_family`; none: every platform).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Targets {
     #[serde(default)]
@@ -25,6 +27,11 @@ pub struct Targets {
     pub teams: Vec<u64>,
     #[serde(default)]
     pub all: bool,
+    /// Narrows the group, never the named hosts. Platforms rather than their hosts: a host
+    /// that enrolls while the campaign runs is asked too, and a campaign over 70,000 Linux
+    /// hosts stays one small item.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub platforms: Vec<String>,
 }
 
 impl Targets {
@@ -32,10 +39,15 @@ impl Targets {
         !self.all && self.hosts.is_empty() && self.teams.is_empty()
     }
 
-    pub fn includes(&self, host_id: u64, team_id: Option<u64>) -> bool {
-        self.all
-            || self.hosts.contains(&host_id)
-            || team_id.is_some_and(|team| self.teams.contains(&team))
+    /// Whether a host of this team and platform family is targeted.
+    pub fn includes(&self, host_id: u64, team_id: Option<u64>, family: &str) -> bool {
+        self.hosts.contains(&host_id) || self.in_group(team_id, family)
+    }
+
+    /// Whether a host of this team and platform family is in the group (not by name).
+    pub fn in_group(&self, team_id: Option<u64>, family: &str) -> bool {
+        let scoped = self.all || team_id.is_some_and(|team| self.teams.contains(&team));
+        scoped && (self.platforms.is_empty() || self.platforms.iter().any(|p| p == family))
     }
 }
 

@@ -202,7 +202,8 @@ async fn run_answer_page_and_export(family: Family) {
         .contains(&format!("name=\"host_{a_id}\" type=\"checkbox\" checked")));
     assert!(carried.body.contains("No host matches"));
 
-    // A platform is its hosts at the time of the run.
+    // A platform alone: every host the viewer may query on it, kept as a platform (a host
+    // that enrolls later is asked too), counted from the counters.
     let darwin = campaign_of(
         &browser
             .post("/live", &[("query", "SELECT 1"), ("platform_darwin", "on")])
@@ -212,6 +213,13 @@ async fn run_answer_page_and_export(family: Family) {
         .break_glass_ok("GET", &format!("/api/v1/fleet/campaigns/{darwin}"), None)
         .await;
     assert_eq!(got["campaign"]["targeted"], 1, "{got}");
+    assert_eq!(
+        got["campaign"]["selected"]["platforms"],
+        json!(["darwin"]),
+        "{got}"
+    );
+    assert_eq!(got["campaign"]["selected"]["all"], true, "{got}");
+    assert_eq!(got["campaign"]["selected"]["hosts"], json!([]), "{got}");
     browser.post(&format!("/live/{darwin}/stop"), &[]).await;
 
     let run = browser
@@ -460,7 +468,7 @@ async fn teams_and_observers_are_kept_to_their_own(family: Family) {
         .await;
     assert_eq!(got["campaign"]["selected"]["teams"], json!([blue]), "{got}");
     assert_eq!(got["campaign"]["selected"]["all"], false);
-    // A platform is its hosts in its teams only.
+    // A platform is its hosts in the maintainer's teams only.
     let linux = campaign_of(
         &maintainer
             .post("/live", &[("query", "SELECT 4"), ("platform_linux", "on")])
@@ -469,11 +477,15 @@ async fn teams_and_observers_are_kept_to_their_own(family: Family) {
     let got = f
         .break_glass_ok("GET", &format!("/api/v1/fleet/campaigns/{linux}"), None)
         .await;
+    assert_eq!(got["campaign"]["selected"]["teams"], json!([blue]), "{got}");
+    assert_eq!(got["campaign"]["selected"]["all"], false, "{got}");
     assert_eq!(
-        got["campaign"]["selected"]["hosts"],
-        json!([blue_host]),
+        got["campaign"]["selected"]["platforms"],
+        json!(["linux"]),
         "{got}"
     );
+    assert_eq!(got["campaign"]["targeted"], 1, "{got}");
+    let _ = blue_host;
     // Junk is refused, and so is a run without targets (sent back with the message).
     assert_eq!(
         maintainer.get("/live?bogus=1").await.status,

@@ -301,7 +301,7 @@ async fn prepare(
         ),
         "/teams" => (template.into(), vec![("name", format!("Page team {n}"))]),
         "/teams/global/secrets/delete" => {
-            let secret = format!("global doomed {n}");
+            let secret = format!("global-doomed-{n}");
             add_secret(f, None, &secret).await;
             (template.into(), vec![("secret_hash", sha256_hex(&secret))])
         }
@@ -322,7 +322,7 @@ async fn prepare(
             (format!("/teams/{doomed}/delete"), Vec::new())
         }
         "/teams/{id}/secrets/delete" => {
-            let secret = format!("team doomed {n}");
+            let secret = format!("team-doomed-{n}");
             add_secret(f, Some(w.team1), &secret).await;
             (
                 format!("/teams/{}/secrets/delete", w.team1),
@@ -471,6 +471,13 @@ async fn prepare(
     )
 }
 
+/// The page's error message (`role="alert"`), for a failure's report.
+fn alert_text(body: &str) -> &str {
+    body.split_once("role=\"alert\"")
+        .and_then(|(_, rest)| rest.split_once('<'))
+        .map_or("", |(text, _)| text.trim_start_matches('>'))
+}
+
 fn allowed(page: &Page) -> bool {
     page.status == StatusCode::OK
         || (page.status == StatusCode::SEE_OTHER
@@ -519,9 +526,10 @@ async fn every_page_against_every_role(family: Family) {
             match row.as_bytes()[column] {
                 b'Y' => assert!(
                     allowed(&page),
-                    "{who} {method} {path}: {} {:?}",
+                    "{who} {method} {path}: {} {:?} {}",
                     page.status,
-                    page.location()
+                    page.location(),
+                    alert_text(&page.body)
                 ),
                 b'N' => assert_eq!(page.status, StatusCode::FORBIDDEN, "{who} {method} {path}"),
                 other => panic!("unknown expectation {}", other as char),

@@ -57,11 +57,16 @@ pub async fn for_team(
 ) -> ApiResult<String> {
     principal.require(Permission::BuildInstallers, Scope::of(team))?;
     let secrets = enroll_secrets::readable(app, principal, team).await?;
-    let secret = secrets.into_iter().next().ok_or_else(|| {
-        ApiError::bad_request(
-            "there is no enroll secret to build with: add one first (a team's secrets are on its page)",
-        )
-    })?;
+    // An installer carries its secret in an environment file and on command lines, where
+    // white space does not survive (`CreateRequest` refuses it): the oldest secret without.
+    let secret = secrets
+        .into_iter()
+        .find(|s| !s.secret.chars().any(char::is_whitespace))
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "there is no enroll secret to build with (one without spaces): add one first (a team's secrets are on its page)",
+            )
+        })?;
     fields.insert("fleet_url".into(), json!(fleet_url));
     fields.insert("enroll_secret".into(), json!(secret.secret));
     submit(app, Value::Object(fields), principal.actor(), ip).await

@@ -234,8 +234,7 @@ pub async fn show(
         Some(
             campaigns::recent_for_host(
                 &app,
-                id,
-                host.team_id,
+                host,
                 &principal.teams_with(Permission::ReadCampaigns),
                 RECENT_CAMPAIGNS,
             )

@@ -33,11 +33,10 @@ use crate::layout;
 use crate::pages::see_other;
 
 /// The platform families a run may target (`host_index::platform_family`).
-const PLATFORMS: [(&str, &str); 4] = [
+const PLATFORMS: [(&str, &str); 3] = [
     ("darwin", "macOS"),
     ("windows", "Windows"),
     ("linux", "Linux"),
-    ("chrome", "ChromeOS"),
 ];
 /// Hosts a search lists.
 const SEARCH_RESULTS: usize = 20;
@@ -334,7 +333,7 @@ async fn render(
                         },
                     }
                     fieldset {
-                        legend { "Targets (any of these)" }
+                        legend { "Targets" }
                         div class="check" {
                             input id="target-all" name="all" type="checkbox" checked[form.all];
                             label for="target-all" { (all_label) }
@@ -357,6 +356,7 @@ async fn render(
                         }
                         fieldset {
                             legend { "Platforms" }
+                            p class="hint" { "Only hosts on these platforms among all hosts or the teams chosen (with neither, among all the hosts you may query). Hosts chosen by name are asked whatever their platform." }
                             @for (key, label, count) in &platform_counts {
                                 @let field = format!("platform-{key}");
                                 div class="check" {
@@ -506,9 +506,9 @@ pub async fn show(
     .await
 }
 
-/// The targets of a posted form the viewer may run on (403 for another team or its hosts),
-/// platforms resolved to their hosts within the viewer's teams (so they need no check of
-/// their own, one read per host).
+/// The targets of a posted form the viewer may run on (403 for another team or its hosts).
+/// Platforms narrow "all hosts" or the teams chosen; chosen alone, they narrow all the hosts
+/// the viewer may query (`allowed_targets` turns `all` into the viewer's teams).
 async fn targets(
     app: &App,
     viewer: &Viewer,
@@ -518,20 +518,10 @@ async fn targets(
     let selected = Targets {
         hosts: form.hosts.iter().copied().collect(),
         teams: form.teams.iter().copied().collect(),
-        all: form.all,
+        all: form.all || (form.teams.is_empty() && !form.platforms.is_empty()),
+        platforms: form.platforms.iter().cloned().collect(),
     };
-    let mut targets =
-        campaign_access::allowed_targets(app, &viewer.principal, permission, selected).await?;
-    if !form.platforms.is_empty() {
-        let platforms: Vec<String> = form.platforms.iter().cloned().collect();
-        let hosts =
-            campaign_access::platform_hosts(app, &viewer.principal, permission, &platforms).await?;
-        if hosts.is_empty() && targets.is_empty() {
-            return Err(bad("no host you may query is on those platforms"));
-        }
-        targets.hosts.extend(hosts);
-    }
-    Ok(targets)
+    Ok(campaign_access::allowed_targets(app, &viewer.principal, permission, selected).await?)
 }
 
 /// `POST /live`: runs it (the API's `queries/run`), then the campaign's page.
