@@ -521,7 +521,7 @@ async fn targets(
         all: form.all || (form.teams.is_empty() && !form.platforms.is_empty()),
         platforms: form.platforms.iter().cloned().collect(),
     };
-    Ok(campaign_access::allowed_targets(app, &viewer.principal, permission, selected).await?)
+    campaign_access::allowed_targets(app, &viewer.principal, permission, selected).await
 }
 
 /// `POST /live`: runs it (the API's `queries/run`), then the campaign's page.
