@@ -33,6 +33,7 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("GET", "/", "YYYYYYYY"),
     ("GET", "/account", "YYYYYYYY"),
     ("POST", "/account/password", "YYYYYYYY"),
+    ("POST", "/account/token", "YYYYYYYY"),
     ("GET", "/add-hosts", "YYNNYYNN"),
     ("GET", "/add-hosts/osquery.flags", "YYNNYYNN"),
     ("GET", "/add-hosts/secret.txt", "YYNNYYNN"),

@@ -12,6 +12,7 @@ flotilla_tests::both!(
     a_user_from_the_form_signs_in_changes_role_resets_and_goes,
     the_last_admin_stays,
     an_api_token_is_shown_once,
+    my_own_api_token,
     other_roles_cannot_manage_users
 );
 
@@ -411,4 +412,65 @@ async fn other_roles_cannot_manage_users(family: Family) {
         .collect();
     assert_eq!(before, after, "nothing changed");
     assert!(find_user(&f, "sneaky@example.com").await.is_none());
+}
+
+/// "My account" gives a person a token of their own (Fleet's "Get API token"): shown once,
+/// working as a bearer token with their roles, ended by a password change like a sign-in.
+async fn my_own_api_token(family: Family) {
+    let f = Flotilla::start(family).await;
+    let observer = f.user(Some("observer"), &[]).await;
+    let browser = Browser::new(&f, Some(observer.token.clone()));
+    let account = browser.get("/account").await;
+    assert!(
+        account.body.contains("Create an API token"),
+        "{}",
+        account.body
+    );
+    assert!(shown_token(&account).is_none());
+
+    let created = browser.post("/account/token", &[]).await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    assert!(created.body.contains("not shown again"));
+    let token = shown_token(&created).expect("the token on the page");
+    assert_ne!(token, observer.token, "a new credential, not the session's");
+    let (status, who) = me(&f, &token).await;
+    assert_eq!(status, StatusCode::OK, "{who}");
+    assert_eq!(who["user"]["email"], observer.email.as_str());
+    // With the person's roles: an observer's token cannot create a team.
+    let (status, _) = f
+        .admin_as(
+            Some(&token),
+            "POST",
+            "/api/v1/fleet/teams",
+            Some(json!({"name": "Not allowed"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(!browser.get("/account").await.body.contains(&token));
+    // It is recorded, without the token.
+    let activities = f
+        .break_glass_ok("GET", "/api/v1/fleet/activities", None)
+        .await;
+    assert!(activities.to_string().contains("created_api_token"));
+    assert!(!activities.to_string().contains(&token));
+
+    // A forged post (no CSRF token) makes none.
+    let forged = browser
+        .post_raw("/account/token", &[], Some(&f.base.clone()))
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+
+    // A password change ends it with the other sessions.
+    let changed = browser
+        .post(
+            "/account/password",
+            &[
+                ("old_password", observer.password.as_str()),
+                ("new_password", "another fine password 2!"),
+                ("new_password_confirmation", "another fine password 2!"),
+            ],
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::SEE_OTHER, "{}", changed.body);
+    assert_eq!(me(&f, &token).await.0, StatusCode::UNAUTHORIZED);
 }

@@ -1,4 +1,4 @@
-//! My account: who I am, my roles, and changing my password.
+//! My account: who I am, my roles, changing my password, and a token for my scripts.
 
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
@@ -26,6 +26,17 @@ async fn render(
     notice: Option<&str>,
     error: Option<&str>,
 ) -> ApiResult<Markup> {
+    render_with_token(app, viewer, notice, error, None).await
+}
+
+async fn render_with_token(
+    app: &App,
+    viewer: &Viewer,
+    notice: Option<&str>,
+    error: Option<&str>,
+    token: Option<(&str, i64)>,
+) -> ApiResult<Markup> {
+    let now = app.clock.now();
     let team_names = users::team_names(app.state()).await?;
     let user = viewer.principal.user.as_ref();
     let must_reset = user.is_some_and(|u| u.force_password_reset);
@@ -76,7 +87,22 @@ async fn render(
                         p { "You sign in with single sign-on: your password is your identity provider's." }
                     }
                     h2 { "API token" }
-                    p { "Scripts and fleetctl use API-only users' tokens: an admin creates such a user on the Users page and sees its token once." }
+                    @if let Some((token, expires_at)) = token {
+                        p class="notice" role="status" { "Your new API token. Copy it now: it is not shown again." }
+                        label for="api-token" { "Token" }
+                        input id="api-token" type="text" readonly class="mono token" value=(token) autocomplete="off" spellcheck="false";
+                        p class="hint" {
+                            "Send it as " code { "Authorization: Bearer <token>" } " (fleetctl: " code { "fleetctl config set --token" } "). It ends "
+                            @if let Some(at) = chrono::DateTime::from_timestamp(expires_at, 0) { (layout::until(now, at)) }
+                            ", or when you sign out everywhere or change your password."
+                        }
+                    } @else {
+                        p { "A token for your own scripts and fleetctl, with your roles. It lasts as long as a sign-in does; for automation that must not lapse, an admin creates an API-only user on the Users page." }
+                    }
+                    form method="post" action="/account/token" {
+                        (layout::csrf_field(viewer))
+                        button type="submit" { "Create an API token" }
+                    }
                 },
                 None => p { "You are using the break-glass admin token." },
             }
@@ -135,4 +161,23 @@ pub async fn change_password(
         }
         Err(other) => Err(other),
     }
+}
+
+/// `POST /account/token`: a new token, shown on the answer itself (never in an address, and
+/// pages are `no-store`).
+pub async fn new_token(
+    State(app): State<App>,
+    ClientIp(ip): ClientIp,
+    viewer: Viewer,
+) -> ApiResult<Markup> {
+    let credential = account::new_api_token(&app, &viewer.principal, &ip).await?;
+    let expires_at = credential.record.expires_at.unwrap_or_default();
+    render_with_token(
+        &app,
+        &viewer,
+        None,
+        None,
+        Some((&credential.token, expires_at)),
+    )
+    .await
 }

@@ -61,6 +61,11 @@ pub fn routes() -> Vec<Route> {
             PageTeam(OwnAccount),
         ),
         page(
+            method!(POST, account::new_token),
+            "/account/token",
+            PageTeam(OwnAccount),
+        ),
+        page(
             method!(GET, add_hosts::show),
             "/add-hosts",
             PageTeam(ReadEnrollSecrets),

@@ -63,6 +63,31 @@ pub async fn sign_out(
     Ok(())
 }
 
+/// A new token for the principal's own scripts and fleetctl, as Fleet's "Get API token" gives:
+/// a session of its own (the same lifetime and idle limit as a sign-in; signing out
+/// everywhere or a password change ends it), shown once. A person's token expires, unlike an
+/// API-only user's: those are for automation that must not lapse. 403 for the break-glass
+/// token, which has no account.
+pub async fn new_api_token(
+    app: &AppInner,
+    principal: &Principal,
+    source_ip: &str,
+) -> Result<NewCredential, ApiError> {
+    let user = principal.user.as_ref().ok_or_else(|| {
+        ApiError::Forbidden("the break-glass token has no account to make a token for".into())
+    })?;
+    let credential = sessions::start(app, user.id, app.clock.now().timestamp()).await?;
+    audit::record(
+        app,
+        actor_of(user),
+        "created_api_token",
+        json!({}),
+        source_ip,
+    )
+    .await?;
+    Ok(credential)
+}
+
 /// Changes the principal's own password after checking the old one, and ends their other
 /// sessions; this one goes on.
 pub async fn change_password(

@@ -4,7 +4,7 @@
 //! the same answer, so the answer and its timing do not tell which emails have accounts.
 
 use super::passwords;
-use super::sessions::{self, CredentialKind, NewCredential};
+use super::sessions::{self, NewCredential};
 use super::users::{self, User};
 use crate::app::AppInner;
 use crate::domain::credentials::sha256_hex;
@@ -89,15 +89,7 @@ pub async fn password_login(
     let matched = verify(password.to_string(), stored).await?;
     match user {
         Some(user) if matched => {
-            let lifetime = app.settings.identity.sessions.lifetime_secs;
-            let session = sessions::create(
-                store,
-                user.id,
-                CredentialKind::Session,
-                now,
-                Some(now + lifetime),
-            )
-            .await?;
+            let session = sessions::start(app, user.id, now).await?;
             Ok(LoginOutcome::LoggedIn {
                 user: Box::new(user),
                 session,

@@ -146,6 +146,23 @@ pub async fn create(
     Ok(credential)
 }
 
+/// A new sign-in session for the user, for the deployment's session lifetime from `now`.
+pub async fn start(
+    app: &crate::app::AppInner,
+    user_id: u64,
+    now: i64,
+) -> Result<NewCredential, StoreError> {
+    let lifetime = app.settings.identity.sessions.lifetime_secs;
+    create(
+        app.state(),
+        user_id,
+        CredentialKind::Session,
+        now,
+        Some(now + lifetime),
+    )
+    .await
+}
+
 /// The valid credential behind `token` (one read), refreshing its last use now and then.
 pub async fn check(
     store: &dyn StateStore,

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::oidc::{OidcError, PendingLogin, ProviderSettings, PENDING_LOGIN_TTL_SECS};
-use super::sessions::{self, CredentialKind, NewCredential};
+use super::sessions::{self, NewCredential};
 use super::sso_settings::{self, SsoSettings};
 use super::users::{self, NewUser, User};
 use crate::app::AppInner;
@@ -183,15 +183,7 @@ pub async fn finish(
             ))
         }
     };
-    let lifetime = app.settings.identity.sessions.lifetime_secs;
-    let session = sessions::create(
-        app.state(),
-        user.id,
-        CredentialKind::Session,
-        now,
-        Some(now + lifetime),
-    )
-    .await?;
+    let session = sessions::start(app, user.id, now).await?;
     Ok(SignedIn {
         user,
         session,
