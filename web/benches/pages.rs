@@ -241,12 +241,21 @@ async fn run() {
     bench
         .measure("host", &format!("/hosts/{middle}"), assets)
         .await;
+    let results = format!("/live/{}", campaign.id);
+    let window = bench.page(&results, false).await;
+    let rows = String::from_utf8_lossy(&window.body)
+        .matches("/usr/bin/bash")
+        .count();
+    assert!(
+        rows >= 100,
+        "the campaign page shows a window of rows ({rows})"
+    );
+    println!(
+        "  (the campaign page's window: {rows} rows, {:.1} KB uncompressed)",
+        window.wire as f64 / 1000.0
+    );
     bench
-        .measure(
-            "live query: campaign results",
-            &format!("/live/{}", campaign.id),
-            assets,
-        )
+        .measure("live query: campaign results", &results, assets)
         .await;
     bench.measure("live query: new", "/live", assets).await;
     bench.measure("queries", "/queries", assets).await;
