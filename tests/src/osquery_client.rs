@@ -34,6 +34,9 @@ pub struct OsqueryClient {
     /// `--logger_tls_compress`.
     pub gzip: bool,
     pub enroll_count: u32,
+    /// fleetd's osquery extension is loaded, at this orbit version: its `orbit_info` table
+    /// exists. None: plain osquery, whose discovery query for it returns no row.
+    pub orbit_extension: Option<String>,
 }
 
 pub struct Answer {
@@ -57,6 +60,7 @@ impl OsqueryClient {
             header_auth: false,
             gzip: false,
             enroll_count: 0,
+            orbit_extension: None,
         }
     }
 
@@ -182,14 +186,29 @@ impl OsqueryClient {
         let answer = self.call("/distributed/read", json!({})).await;
         assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
         assert!(answer.body.get("error").is_none());
-        assert!(
-            answer.body["discovery"].is_object(),
-            "discovery always present"
-        );
-        answer.body["queries"]
+        let discovery = answer.body["discovery"]
+            .as_object()
+            .expect("discovery always present")
+            .clone();
+        let mut queries = answer.body["queries"]
             .as_object()
             .expect("queries always present")
-            .clone()
+            .clone();
+        // As osquery does: a query whose discovery query returns no row is neither run nor
+        // reported. The only discovery this client can answer is for a table's presence.
+        for (name, sql) in &discovery {
+            let sql = sql.as_str().unwrap_or_default();
+            let table = sql
+                .split("name = '")
+                .nth(1)
+                .and_then(|rest| rest.split('\'').next())
+                .unwrap_or_else(|| panic!("a discovery query this client cannot answer: {sql}"));
+            let present = table == "orbit_info" && self.orbit_extension.is_some();
+            if !present {
+                queries.remove(name);
+            }
+        }
+        queries
     }
 
     pub async fn write(&mut self, queries: Value, statuses: Value, messages: Value) -> Answer {
@@ -218,6 +237,7 @@ impl OsqueryClient {
                 }
                 "osquery_info" => json!([{"version": "5.12.1"}]),
                 "uptime" => json!([{"total_seconds": "7200"}]),
+                "orbit_info" => json!([{"version": self.orbit_extension}]),
                 "disk_space_unix" => {
                     json!([{"percent_disk_space_available": "42", "gigs_disk_space_available": "21.5", "gigs_total_disk_space": "50"}])
                 }

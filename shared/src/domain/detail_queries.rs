@@ -15,6 +15,9 @@ pub struct DetailQuery {
     pub sql: &'static str,
     /// Sent to Windows hosts too (the `_unix` ones read tables Windows does not have).
     pub windows: bool,
+    /// osquery's discovery query: the detail query runs only where this returns a row (a
+    /// table only fleetd's extension has is not an error on plain osquery hosts).
+    pub discovery: Option<&'static str>,
 }
 
 pub const DETAIL_QUERIES: &[DetailQuery] = &[
@@ -22,21 +25,25 @@ pub const DETAIL_QUERIES: &[DetailQuery] = &[
         name: "system_info",
         sql: "SELECT * FROM system_info LIMIT 1;",
         windows: true,
+        discovery: None,
     },
     DetailQuery {
         name: "os_version",
         sql: "SELECT * FROM os_version LIMIT 1;",
         windows: true,
+        discovery: None,
     },
     DetailQuery {
         name: "osquery_info",
         sql: "SELECT * FROM osquery_info LIMIT 1;",
         windows: true,
+        discovery: None,
     },
     DetailQuery {
         name: "uptime",
         sql: "SELECT * FROM uptime LIMIT 1;",
         windows: true,
+        discovery: None,
     },
     DetailQuery {
         name: "disk_space_unix",
@@ -45,6 +52,7 @@ pub const DETAIL_QUERIES: &[DetailQuery] = &[
               round((blocks * blocks_size * 10e-10), 2) AS gigs_total_disk_space \
               FROM mounts WHERE path = '/' LIMIT 1;",
         windows: false,
+        discovery: None,
     },
     DetailQuery {
         name: "network_interface_unix",
@@ -54,21 +62,41 @@ pub const DETAIL_QUERIES: &[DetailQuery] = &[
               WHERE (r.destination = '0.0.0.0' OR r.destination = '::') AND r.netmask = 0 \
               AND r.type = 'gateway' ORDER BY r.metric ASC LIMIT 1;",
         windows: false,
+        discovery: None,
     },
     DetailQuery {
         name: "osquery_flags",
         sql: "SELECT name, value FROM osquery_flags WHERE name IN \
               ('distributed_interval', 'config_tls_refresh', 'config_refresh', 'logger_tls_period');",
         windows: true,
+        discovery: None,
+    },
+    // fleetd's osquery extension (orbit's): its version, as Fleet reads it.
+    DetailQuery {
+        name: "orbit_info",
+        sql: "SELECT version FROM orbit_info;",
+        windows: true,
+        discovery: Some(
+            "SELECT 1 FROM osquery_registry WHERE active = true AND registry = 'table' AND name = 'orbit_info';",
+        ),
     },
 ];
 
-/// The detail queries for a host of this platform family, by their distributed names.
-pub fn queries_for(platform_family: &str) -> impl Iterator<Item = (String, &'static str)> + '_ {
+fn for_platform(platform_family: &str) -> impl Iterator<Item = &'static DetailQuery> + '_ {
     DETAIL_QUERIES
         .iter()
         .filter(move |q| q.windows || platform_family != "windows")
-        .map(|q| (format!("{PREFIX}{}", q.name), q.sql))
+}
+
+/// The detail queries for a host of this platform family, by their distributed names.
+pub fn queries_for(platform_family: &str) -> impl Iterator<Item = (String, &'static str)> + '_ {
+    for_platform(platform_family).map(|q| (format!("{PREFIX}{}", q.name), q.sql))
+}
+
+/// Their discovery queries, by the same names (only those that have one).
+pub fn discovery_for(platform_family: &str) -> impl Iterator<Item = (String, &'static str)> + '_ {
+    for_platform(platform_family)
+        .filter_map(|q| Some((format!("{PREFIX}{}", q.name), q.discovery?)))
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -92,6 +120,10 @@ pub struct Vitals {
     pub distributed_interval: Option<u64>,
     pub config_tls_refresh: Option<u64>,
     pub logger_tls_period: Option<u64>,
+    /// fleetd's orbit, from its extension's `orbit_info` table (None: plain osquery, or not
+    /// reported yet).
+    #[serde(default)]
+    pub orbit_version: Option<String>,
 }
 
 fn text(row: &Map<String, Value>, column: &str) -> Option<String> {
@@ -137,6 +169,11 @@ impl Vitals {
             "osquery_info" => {
                 if let Some(row) = first {
                     self.osquery_version = text(row, "version").or(self.osquery_version.take());
+                }
+            }
+            "orbit_info" => {
+                if let Some(row) = first {
+                    self.orbit_version = text(row, "version").or(self.orbit_version.take());
                 }
             }
             "uptime" => {
@@ -228,5 +265,25 @@ mod tests {
         let linux: Vec<_> = queries_for("linux").map(|(n, _)| n).collect();
         assert!(linux.contains(&"fleet_detail_query_disk_space_unix".to_string()));
         assert_eq!(linux.len(), DETAIL_QUERIES.len());
+    }
+
+    #[test]
+    fn orbit_info_runs_only_where_discovery_finds_its_table() {
+        for family in ["darwin", "linux", "windows"] {
+            let discovery: Vec<_> = discovery_for(family).collect();
+            assert_eq!(discovery.len(), 1);
+            assert_eq!(discovery[0].0, "fleet_detail_query_orbit_info");
+            assert!(discovery[0].1.contains("name = 'orbit_info'"));
+            assert!(queries_for(family).any(|(n, _)| n == discovery[0].0));
+        }
+        let mut v = Vitals::default();
+        assert!(v.ingest("orbit_info", &rows(json!([{"version": "1.38.0"}]))));
+        assert_eq!(v.orbit_version.as_deref(), Some("1.38.0"));
+        assert!(v.ingest("orbit_info", &rows(json!([]))));
+        assert_eq!(
+            v.orbit_version.as_deref(),
+            Some("1.38.0"),
+            "kept when not reported"
+        );
     }
 }

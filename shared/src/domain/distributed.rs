@@ -13,11 +13,30 @@ use crate::error::ApiError;
 
 pub const CAMPAIGN_PREFIX: &str = "fleet_distributed_query_";
 
+/// What a distributed read hands a host: queries, and discovery queries that decide whether
+/// osquery runs the query of the same name.
+#[derive(Debug, Default)]
+pub struct Handed {
+    pub queries: Map<String, Value>,
+    pub discovery: Map<String, Value>,
+}
+
+impl Handed {
+    fn detail_queries(&mut self, platform_family: &str) {
+        for (name, sql) in detail_queries::queries_for(platform_family) {
+            self.queries.insert(name, Value::String(sql.to_string()));
+        }
+        for (name, sql) in detail_queries::discovery_for(platform_family) {
+            self.discovery.insert(name, Value::String(sql.to_string()));
+        }
+    }
+}
+
 /// The queries to hand a host; empty in the steady state, and then free of store calls.
-pub async fn read(app: &AppInner, auth: Arc<HostAuth>) -> Result<Map<String, Value>, ApiError> {
+pub async fn read(app: &AppInner, auth: Arc<HostAuth>) -> Result<Handed, ApiError> {
     let snapshot = app.live.current(app).await?;
     let now = app.clock.unix();
-    let mut queries = Map::new();
+    let mut handed = Handed::default();
     for campaign in &snapshot.campaigns {
         if campaign.expires_at > now
             && campaign
@@ -25,7 +44,7 @@ pub async fn read(app: &AppInner, auth: Arc<HostAuth>) -> Result<Map<String, Val
                 .includes(auth.host_id, auth.team_id, auth.platform_family())
             && campaigns::mark_asked(app, campaign, auth.host_id).await?
         {
-            queries.insert(
+            handed.queries.insert(
                 format!("{CAMPAIGN_PREFIX}{}", campaign.id),
                 Value::String(campaign.query.clone()),
             );
@@ -35,9 +54,7 @@ pub async fn read(app: &AppInner, auth: Arc<HostAuth>) -> Result<Map<String, Val
         // An admin asked for fresh vitals (Fleet's refetch): no reload needed, the snapshot
         // that carried the request is current.
         auth.detail_asked_at.store(now, Ordering::Relaxed);
-        for (name, sql) in detail_queries::queries_for(auth.platform_family()) {
-            queries.insert(name, Value::String(sql.to_string()));
-        }
+        handed.detail_queries(auth.platform_family());
     } else if auth.vitals_due(now)
         && now - auth.detail_asked_at.load(Ordering::Relaxed) >= DETAIL_RETRY_SECS
     {
@@ -52,12 +69,10 @@ pub async fn read(app: &AppInner, auth: Arc<HostAuth>) -> Result<Map<String, Val
         };
         if auth.vitals_due(now) {
             auth.detail_asked_at.store(now, Ordering::Relaxed);
-            for (name, sql) in detail_queries::queries_for(auth.platform_family()) {
-                queries.insert(name, Value::String(sql.to_string()));
-            }
+            handed.detail_queries(auth.platform_family());
         }
     }
-    Ok(queries)
+    Ok(handed)
 }
 
 /// A distributed write, validated.

@@ -580,6 +580,7 @@ impl HostState {
             "platform": pick(&vitals.platform, &host.platform),
             "os_version": pick(&vitals.os_version, &host.os_version),
             "osquery_version": pick(&vitals.osquery_version, &host.osquery_version),
+            "orbit_version": vitals.orbit_version,
             "hardware_serial": pick(&vitals.hardware_serial, &host.hardware_serial),
             "hardware_model": pick(&vitals.hardware_model, &host.hardware_model),
             "cpu_brand": vitals.cpu_brand.clone().unwrap_or_default(),

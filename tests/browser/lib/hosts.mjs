@@ -83,7 +83,11 @@ export class OsqueryHost {
     if (answer.status !== 200 || !answer.body.queries) {
       throw new Error(`distributed/read: ${answer.status} ${JSON.stringify(answer.body)}`);
     }
-    return answer.body.queries;
+    // As plain osquery does: a query whose discovery query finds no row (here: any, as the
+    // simulated hosts have no extension tables) is neither run nor reported.
+    const queries = { ...answer.body.queries };
+    for (const name of Object.keys(answer.body.discovery ?? {})) delete queries[name];
+    return queries;
   }
 
   async write(queries, statuses = {}, messages = {}) {

@@ -111,6 +111,12 @@ async fn osquery_session_end_to_end(family: Family) {
     assert_eq!(h["hostname"], format!("{}-vitals", host.hostname));
     assert_eq!(h["os_version"], "Ubuntu 22.04.4 LTS");
     assert_eq!(h["osquery_version"], "5.12.1");
+    // Plain osquery: the orbit_info query was offered behind its discovery query, and not run.
+    assert!(
+        !first.contains_key("fleet_detail_query_orbit_info"),
+        "plain osquery skips orbit_info: {first:?}"
+    );
+    assert_eq!(h["orbit_version"], Value::Null);
     assert_eq!(h["platform"], "ubuntu");
     assert_eq!(h["memory"], 8_589_934_592u64);
     assert_eq!(h["primary_ip"], "192.0.2.7");

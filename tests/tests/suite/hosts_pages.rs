@@ -18,7 +18,8 @@ flotilla_tests::both!(
     list_search_filters_sort_and_pages,
     bulk_changes_are_confirmed_with_their_count,
     refusals_for_observers_and_other_teams,
-    host_page_vitals_options_and_actions
+    host_page_vitals_options_and_actions,
+    orbit_version_from_fleetd_extension,
 );
 
 async fn create_team(f: &Flotilla, name: &str) -> u64 {
@@ -778,4 +779,36 @@ async fn host_page_vitals_options_and_actions(family: Family) {
     let page = browser.get("/hosts?notice=deleted").await;
     assert!(page.body.contains("The host is deleted."));
     assert!(page.body.contains("No hosts match."));
+}
+
+/// fleetd's osquery has orbit's extension loaded: the orbit_info detail query (behind its
+/// discovery query) runs there, and orbit's version shows in the API and on the host's page.
+/// Plain osquery never runs it (`api.rs` checks that side).
+async fn orbit_version_from_fleetd_extension(family: Family) {
+    let f = Flotilla::start(family).await;
+    let mut fleetd = f.client("0A6E2222-0000-0000-0000-000000000001");
+    fleetd.orbit_extension = Some("1.38.0".into());
+    assert_eq!(fleetd.enroll().await.status, StatusCode::OK);
+    let asked = fleetd.read().await;
+    assert!(
+        asked.contains_key("fleet_detail_query_orbit_info"),
+        "{asked:?}"
+    );
+    assert_eq!(fleetd.answer_details(&asked).await.status, StatusCode::OK);
+    let listed = f.break_glass_ok("GET", "/api/v1/fleet/hosts", None).await;
+    let id = listed["hosts"][0]["id"].as_u64().expect("the host");
+    let one = f
+        .break_glass_ok("GET", &format!("/api/v1/fleet/hosts/{id}"), None)
+        .await;
+    assert_eq!(one["host"]["orbit_version"], "1.38.0", "{one}");
+
+    let admin = f.user(Some("admin"), &[]).await;
+    let page = Browser::new(&f, Some(admin.token.clone()))
+        .get(&format!("/hosts/{id}"))
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains("<dd>1.38.0</dd>"),
+        "orbit's version on the host page"
+    );
 }

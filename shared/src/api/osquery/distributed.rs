@@ -18,9 +18,11 @@ pub async fn read(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Value>> {
     let auth = check_in(&app, node_key(&headers, &body)).await?;
-    let queries = distributed::read(&app, auth).await?;
+    let handed = distributed::read(&app, auth).await?;
     // `accelerate` is left out: osquery reads its absence as 0.
-    Ok(Json(json!({ "queries": queries, "discovery": {} })))
+    Ok(Json(
+        json!({ "queries": handed.queries, "discovery": handed.discovery }),
+    ))
 }
 
 fn object_field(body: &mut Value, name: &str) -> Result<Map<String, Value>, ApiError> {

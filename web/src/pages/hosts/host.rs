@@ -256,6 +256,7 @@ pub async fn show(
     } else {
         title
     };
+    let orbit_version = reported.orbit_version.as_deref().filter(|v| !v.is_empty());
     let base = format!("/hosts/{id}");
     Ok(layout::page(
         &viewer,
@@ -272,8 +273,11 @@ pub async fn show(
                 (vitals(&state))
                 dt { "osquery version" } dd { (shown(&pick(&reported.osquery_version, &host.osquery_version))) }
                 dt { "Orbit (fleetd)" } dd {
-                    @if host.orbit_node_key_hash.is_some() { "Enrolled; its version is " span class="muted" { "not reported yet" } }
-                    @else { span class="muted" { "Not enrolled (osquery only)" } }
+                    @match orbit_version {
+                        Some(version) => { (version) },
+                        None if host.orbit_node_key_hash.is_some() => { "Enrolled; its version is " span class="muted" { "not reported yet" } },
+                        None => { span class="muted" { "Not enrolled (osquery only)" } },
+                    }
                 }
                 dt { "Enrolled" } dd { (layout::when(clock, Some(host.enrolled_at))) }
                 @if host.last_enrolled_at != host.enrolled_at {
