@@ -228,14 +228,8 @@ async fn count_targets(
     } else {
         Scopes::Only(targets.teams.iter().map(|team| Some(*team)).collect())
     };
-    let in_group = if targets.platforms.is_empty() {
-        host_listing::total(store, &group).await?
-    } else {
-        let mut families = targets.platforms.clone();
-        families.sort_unstable();
-        families.dedup();
-        host_listing::platform_totals(store, &group, &families).await?
-    };
+    // `create` sorted and deduplicated the platforms.
+    let in_group = host_listing::total(store, &group, &targets.platforms).await?;
     Ok((in_group + named_outside_group, host_teams, unteamed))
 }
 

@@ -723,17 +723,9 @@ async fn totals(
     Ok(sums)
 }
 
-/// The hosts in these scopes, from their `total` counters (a Query per scope).
-pub async fn total(store: &dyn StateStore, scopes: &Scopes) -> Result<u64, StoreError> {
-    if matches!(scopes, Scopes::Only(teams) if teams.is_empty()) {
-        return Ok(0);
-    }
-    let sums = totals(store, scopes).await?;
-    Ok(u64::try_from(sums.get("total").copied().unwrap_or(0)).unwrap_or(0))
-}
-
-/// The hosts in these scopes on these platform families, from their counters.
-pub async fn platform_totals(
+/// The hosts in these scopes, on these platform families (none: every platform), from their
+/// counters: a Query per scope.
+pub async fn total(
     store: &dyn StateStore,
     scopes: &Scopes,
     families: &[String],
@@ -742,15 +734,15 @@ pub async fn platform_totals(
         return Ok(0);
     }
     let sums = totals(store, scopes).await?;
-    Ok(families
-        .iter()
-        .map(|family| {
-            sums.get(&format!("platform#{family}"))
-                .copied()
-                .unwrap_or(0)
-        })
-        .map(|n| u64::try_from(n).unwrap_or(0))
-        .sum())
+    let count = |what: &str| u64::try_from(sums.get(what).copied().unwrap_or(0)).unwrap_or(0);
+    Ok(if families.is_empty() {
+        count("total")
+    } else {
+        families
+            .iter()
+            .map(|family| count(&format!("platform#{family}")))
+            .sum()
+    })
 }
 
 /// The hosts a kind of bucket counts from `from` (unix seconds) on, in these scopes.
